@@ -1,0 +1,76 @@
+//! Every way a request can fail, each mapped to exactly one status code.
+
+/// A request the handler will not serve as asked. The `&'static str` says why, for
+/// tests and for anyone reading a trace; it is never sent to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeError {
+    /// 400: malformed request line, header section or target, or unsafe framing.
+    BadRequest(&'static str),
+    /// 403: refused by policy (User-Agent, dotfile, directory without index, permission).
+    Forbidden(&'static str),
+    /// 404: no such file below the root.
+    NotFound,
+    /// 405: a method we know but do not allow on files.
+    MethodNotAllowed,
+    /// 414: the request-target is longer than we accept.
+    UriTooLong,
+    /// 431: too many header fields, or one too large.
+    HeaderFieldsTooLarge,
+    /// 501: a method or transfer coding we do not know.
+    NotImplemented(&'static str),
+    /// 505: an HTTP major version other than 1.
+    VersionNotSupported,
+    /// 500: the root could not be read for a reason that is not the client's fault.
+    Internal(&'static str),
+}
+
+impl ServeError {
+    /// The status code this error is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            ServeError::BadRequest(_) => 400,
+            ServeError::Forbidden(_) => 403,
+            ServeError::NotFound => 404,
+            ServeError::MethodNotAllowed => 405,
+            ServeError::UriTooLong => 414,
+            ServeError::HeaderFieldsTooLarge => 431,
+            ServeError::Internal(_) => 500,
+            ServeError::NotImplemented(_) => 501,
+            ServeError::VersionNotSupported => 505,
+        }
+    }
+
+    /// Whether the connection must close after the error: after a request we could not
+    /// fully parse, nothing that follows it on the connection can be trusted to be the
+    /// start of the next request (RFC 9112 §9.3, and what nginx does).
+    pub fn must_close(self) -> bool {
+        !matches!(
+            self,
+            ServeError::Forbidden(_) | ServeError::NotFound | ServeError::MethodNotAllowed
+        )
+    }
+}
+
+/// The reason phrase sent with a status code.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        412 => "Precondition Failed",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}

@@ -1,0 +1,217 @@
+//! The pipeline for one request: parse → method → target → policy → resolve → respond.
+
+use std::time::SystemTime;
+
+use crate::error::ServeError;
+use crate::policy::Policy;
+use crate::request::{Method, Request};
+use crate::resolve::{Resolved, resolve};
+use crate::respond::{Exchange, Response};
+use crate::root::{Kind, Meta, Root};
+use crate::target::{self, Target};
+
+/// The custom not-found page, served from the root with status 404 when it exists.
+pub const NOT_FOUND_PAGE: &str = "404.html";
+
+/// Decides the response to one raw request head. Never fails: every error is a response.
+pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -> Response {
+    let request = match Request::parse(head) {
+        Ok(request) => request,
+        Err(error) => {
+            // We could not read the request, so we know nothing of what it allows.
+            let exchange = Exchange {
+                server_name: &policy.server_name,
+                now,
+                head_only: false,
+                keep_alive: false,
+                http10: false,
+            };
+            return exchange.error(error, None);
+        }
+    };
+    let exchange = Exchange {
+        server_name: &policy.server_name,
+        now,
+        head_only: request.method == Method::Head,
+        // A body we will not read would be taken for the next request: close instead.
+        keep_alive: request.keep_alive && !request.has_body,
+        http10: request.minor_version == 0,
+    };
+    match decide(&request, policy, root) {
+        Ok(Decision::File { rel, meta }) => exchange.file(rel, &meta),
+        Ok(Decision::Redirect(location)) => exchange.redirect(&location),
+        Ok(Decision::Options) => exchange.options(),
+        Err(error) => exchange.error(error, error_page(error, root)),
+    }
+}
+
+/// What a well-formed request gets.
+#[derive(Debug)]
+enum Decision {
+    File { rel: String, meta: Meta },
+    Redirect(String),
+    Options,
+}
+
+fn decide(request: &Request<'_>, policy: &Policy, root: &impl Root) -> Result<Decision, ServeError> {
+    if !matches!(request.method, Method::Get | Method::Head | Method::Options) {
+        return Err(ServeError::MethodNotAllowed);
+    }
+    let (raw_path, query) = match target::parse(request.target)? {
+        Target::Path { raw_path, query } => (raw_path, query),
+        Target::Asterisk if request.method == Method::Options => return Ok(Decision::Options),
+        Target::Asterisk => return Err(ServeError::BadRequest("`*` is only for OPTIONS")),
+    };
+    let path = target::decode(raw_path)?;
+    if request.method == Method::Options {
+        return Ok(Decision::Options);
+    }
+    policy.check(request, &path)?;
+    match resolve(&path, root)? {
+        Resolved::File { rel, meta } => Ok(Decision::File { rel, meta }),
+        Resolved::AddSlash => {
+            let mut location = path.encoded(true);
+            if let Some(query) = query {
+                location.push('?');
+                location.push_str(query);
+            }
+            Ok(Decision::Redirect(location))
+        }
+    }
+}
+
+/// The root's own page for an error, if it has one.
+fn error_page(error: ServeError, root: &impl Root) -> Option<(String, u64)> {
+    if error != ServeError::NotFound {
+        return None;
+    }
+    match root.stat(NOT_FOUND_PAGE) {
+        Ok(meta) if meta.kind == Kind::File => Some((NOT_FOUND_PAGE.to_owned(), meta.len)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::tempdir;
+    use crate::respond::{Body, FileRange};
+    use crate::root::DirRoot;
+
+    struct Site {
+        _dir: tempdir::Dir,
+        root: DirRoot,
+    }
+
+    fn site(with_404: bool) -> Site {
+        let dir = tempdir::Dir::new();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("docs")).unwrap();
+        std::fs::write(p.join("index.html"), "<h1>home</h1>").unwrap();
+        std::fs::write(p.join("docs/index.html"), "docs").unwrap();
+        std::fs::write(p.join("a.txt"), "hello").unwrap();
+        std::fs::write(p.join(".env"), "SECRET=1").unwrap();
+        if with_404 {
+            std::fs::write(p.join("404.html"), "custom not found").unwrap();
+        }
+        let root = DirRoot::new(p);
+        Site { _dir: dir, root }
+    }
+
+    fn get(site: &Site, head: &str) -> Response {
+        handle(head.as_bytes(), &Policy::default(), &site.root, SystemTime::now())
+    }
+
+    fn head_text(r: &Response) -> String {
+        String::from_utf8(r.head.clone()).unwrap()
+    }
+
+    #[test]
+    fn serves_files() {
+        let s = site(false);
+        let r = get(&s, "GET /a.txt?v=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body,
+            Body::File(FileRange {
+                path: "a.txt".into(),
+                offset: 0,
+                length: 5
+            })
+        );
+        let r = get(&s, "GET http://x/docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert!(matches!(r.body, Body::File(ref f) if f.path == "docs/index.html"));
+    }
+
+    #[test]
+    fn head_has_no_body() {
+        let s = site(false);
+        let r = get(&s, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, Body::Empty);
+        assert!(head_text(&r).contains("Content-Length: 5\r\n"));
+    }
+
+    #[test]
+    fn redirect_keeps_query() {
+        let s = site(false);
+        let r = get(&s, "GET /docs?a=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 301);
+        assert!(head_text(&r).contains("Location: /docs/?a=1\r\n"));
+    }
+
+    #[test]
+    fn not_found_pages() {
+        let r = get(&site(true), "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 404);
+        assert!(matches!(r.body, Body::File(ref f) if f.path == "404.html" && f.length == 16));
+        let r = get(&site(false), "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 404);
+        assert!(matches!(r.body, Body::Bytes(ref b) if b.starts_with(b"<!doctype html>")));
+    }
+
+    #[test]
+    fn statuses() {
+        let s = site(true);
+        for (head, status) in [
+            ("GET /.env HTTP/1.1\r\nHost: x\r\n\r\n", 403),
+            ("GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("POST /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+            ("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+            ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 204),
+            ("GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            ("FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+            ("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+        ] {
+            assert_eq!(get(&s, head).status, status, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn request_with_body_closes() {
+        let s = site(false);
+        let r = get(&s, "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert!(r.close);
+        let r = get(&s, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(!r.close);
+    }
+
+    #[test]
+    fn user_agent_policy() {
+        let s = site(false);
+        let policy = Policy {
+            min_user_agent_len: 60,
+            ..Policy::default()
+        };
+        let r = handle(
+            b"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\n\r\n",
+            &policy,
+            &s.root,
+            SystemTime::now(),
+        );
+        assert_eq!(r.status, 403);
+        assert!(!r.close);
+    }
+}

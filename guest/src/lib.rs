@@ -1,0 +1,34 @@
+//! The sandserve request handler: one raw request head in, one response decision out.
+//!
+//! This crate is compiled to a WebAssembly component (`wasm32-wasip2`) that the host
+//! instantiates afresh for every request. Everything here except `component` is plain
+//! Rust that `cargo test -p sandserve-guest` runs natively. A request moves through:
+//!
+//! - `component` — the only module that sees the generated WIT bindings; converts.
+//! - `handler`   — the pipeline: parse → method → target → policy → resolve → respond.
+//! - `request`   — the request line and header section (RFC 9112), framing checks.
+//! - `target`    — the request-target: its forms, the query, percent-decoding once.
+//! - `policy`    — the server operator's rules: User-Agent length, dotfiles.
+//! - `resolve`   — a decoded path to a file of the root: index files, redirects.
+//! - `root`      — the handler's read-only view of the served root (the WASI preopen).
+//! - `mime`      — file name → Content-Type.
+//! - `respond`   — a decision to response head bytes and a body.
+//! - `error`     — every way a request fails, each with one status.
+
+pub mod error;
+pub mod handler;
+pub mod mime;
+pub mod policy;
+pub mod request;
+pub mod resolve;
+pub mod respond;
+pub mod root;
+pub mod target;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+pub use handler::handle;
+pub use policy::Policy;
+pub use respond::{Body, Chunk, FileRange, Response};
+pub use root::{DirRoot, Root};

@@ -1,0 +1,246 @@
+//! A decision becomes bytes: the response head, and the body the host will send.
+//!
+//! Every response gets `Server` (unless configured empty), `Date`, and framing the host
+//! can check: `Content-Length` equal to the body, except where the body is left out on
+//! purpose (HEAD) or has no length (204). `Connection: close` whenever we will close.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use crate::error::{ServeError, reason};
+use crate::mime;
+use crate::root::Meta;
+
+/// Bytes of a file below the root, streamed by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRange {
+    pub path: String,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// A piece of a body assembled from several sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Bytes(Vec<u8>),
+    File(FileRange),
+}
+
+/// The bytes that follow the head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    File(FileRange),
+    Chunks(Vec<Chunk>),
+}
+
+/// The whole decision for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub head: Vec<u8>,
+    pub body: Body,
+    pub close: bool,
+}
+
+/// What all responses to one request have in common.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    pub server_name: &'a str,
+    pub now: SystemTime,
+    /// A HEAD request: send the head a GET would get, and no body.
+    pub head_only: bool,
+    /// The request allows the connection to stay open.
+    pub keep_alive: bool,
+    /// An HTTP/1.0 client, which must be told when a connection stays open.
+    pub http10: bool,
+}
+
+impl Exchange<'_> {
+    /// The status line and the fields every response carries.
+    fn start(&self, status: u16) -> Vec<u8> {
+        let mut head = Vec::with_capacity(256);
+        let _ = write!(head, "HTTP/1.1 {status} {}\r\n", reason(status));
+        if !self.server_name.is_empty() {
+            field(&mut head, "Server", self.server_name);
+        }
+        field(&mut head, "Date", &httpdate::fmt_http_date(self.now));
+        head
+    }
+
+    /// Adds the framing fields and the final empty line. `length` is the full body's
+    /// length, announced even when `head_only` leaves the body out.
+    fn finish(
+        &self,
+        mut head: Vec<u8>,
+        status: u16,
+        length: Option<u64>,
+        body: Body,
+        must_close: bool,
+    ) -> Response {
+        if let Some(length) = length {
+            field(&mut head, "Content-Length", &length.to_string());
+        }
+        let close = must_close || !self.keep_alive;
+        if close {
+            field(&mut head, "Connection", "close");
+        } else if self.http10 {
+            field(&mut head, "Connection", "keep-alive");
+        }
+        head.extend_from_slice(b"\r\n");
+        let body = if self.head_only { Body::Empty } else { body };
+        Response {
+            status,
+            head,
+            body,
+            close,
+        }
+    }
+
+    /// 200 with the whole file.
+    pub fn file(&self, rel: String, meta: &Meta) -> Response {
+        let mut head = self.start(200);
+        field(&mut head, "Content-Type", &mime::content_type(&rel));
+        if let Some(modified) = meta.modified {
+            field(&mut head, "Last-Modified", &httpdate::fmt_http_date(modified));
+        }
+        let body = Body::File(FileRange {
+            path: rel,
+            offset: 0,
+            length: meta.len,
+        });
+        self.finish(head, 200, Some(meta.len), body, false)
+    }
+
+    /// 301 to `location` (an absolute path, already encoded).
+    pub fn redirect(&self, location: &str) -> Response {
+        let mut head = self.start(301);
+        field(&mut head, "Location", location);
+        self.page(head, 301, false)
+    }
+
+    /// 204 for OPTIONS: what the resource allows.
+    pub fn options(&self) -> Response {
+        let mut head = self.start(204);
+        field(&mut head, "Allow", ALLOW);
+        self.finish(head, 204, None, Body::Empty, false)
+    }
+
+    /// The error's status with a page: `page` is a file of the root (the custom
+    /// `404.html`) with its length, or `None` for the small built-in page.
+    pub fn error(&self, error: ServeError, page: Option<(String, u64)>) -> Response {
+        let status = error.status();
+        let mut head = self.start(status);
+        if error == ServeError::MethodNotAllowed {
+            field(&mut head, "Allow", ALLOW);
+        }
+        match page {
+            Some((path, length)) => {
+                field(&mut head, "Content-Type", &mime::content_type(&path));
+                let body = Body::File(FileRange {
+                    path,
+                    offset: 0,
+                    length,
+                });
+                self.finish(head, status, Some(length), body, error.must_close())
+            }
+            None => self.page(head, status, error.must_close()),
+        }
+    }
+
+    /// Finishes `head` with the built-in HTML page for `status`.
+    fn page(&self, mut head: Vec<u8>, status: u16, must_close: bool) -> Response {
+        let reason = reason(status);
+        let html = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\n\
+             <body><h1>{status} {reason}</h1><hr><p>sandserve</p></body></html>\n"
+        );
+        field(&mut head, "Content-Type", "text/html; charset=utf-8");
+        let length = html.len() as u64;
+        self.finish(head, status, Some(length), Body::Bytes(html.into_bytes()), must_close)
+    }
+}
+
+/// The methods a file allows (405's and OPTIONS's `Allow`).
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+fn field(head: &mut Vec<u8>, name: &str, value: &str) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value.as_bytes());
+    head.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::root::Kind;
+
+    fn exchange(head_only: bool, keep_alive: bool, http10: bool) -> Exchange<'static> {
+        Exchange {
+            server_name: "sandserve",
+            now: SystemTime::UNIX_EPOCH,
+            head_only,
+            keep_alive,
+            http10,
+        }
+    }
+
+    fn text(r: &Response) -> String {
+        String::from_utf8(r.head.clone()).unwrap()
+    }
+
+    #[test]
+    fn file_head_and_body() {
+        let meta = Meta {
+            kind: Kind::File,
+            len: 5,
+            modified: Some(SystemTime::UNIX_EPOCH),
+        };
+        let r = exchange(false, true, false).file("a.txt".into(), &meta);
+        assert_eq!(
+            text(&r),
+            "HTTP/1.1 200 OK\r\nServer: sandserve\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+             Content-Length: 5\r\n\r\n"
+        );
+        assert_eq!(
+            r.body,
+            Body::File(FileRange {
+                path: "a.txt".into(),
+                offset: 0,
+                length: 5
+            })
+        );
+        assert!(!r.close);
+        let head = exchange(true, true, false).file("a.txt".into(), &meta);
+        assert_eq!(head.head, r.head);
+        assert_eq!(head.body, Body::Empty);
+    }
+
+    #[test]
+    fn connection_fields() {
+        let r = exchange(false, false, false).options();
+        assert!(text(&r).contains("Connection: close\r\n"));
+        assert!(r.close);
+        let r = exchange(false, true, true).options();
+        assert!(text(&r).contains("Connection: keep-alive\r\n"));
+        let r = exchange(false, true, false).error(ServeError::BadRequest("x"), None);
+        assert!(r.close && text(&r).contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn error_pages() {
+        let r = exchange(false, true, false).error(ServeError::MethodNotAllowed, None);
+        assert!(text(&r).starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(text(&r).contains("Allow: GET, HEAD, OPTIONS\r\n"));
+        let Body::Bytes(html) = &r.body else {
+            panic!("{:?}", r.body)
+        };
+        assert!(text(&r).contains(&format!("Content-Length: {}\r\n", html.len())));
+        let r = exchange(false, true, false).error(ServeError::NotFound, Some(("404.html".into(), 9)));
+        assert!(text(&r).contains("Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n"));
+        assert!(!r.close);
+    }
+}

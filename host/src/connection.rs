@@ -1,0 +1,199 @@
+//! One TCP connection: frames raw request heads (without parsing HTTP: that is the
+//! guest's job), hands each to the sandbox, writes the answer, and loops for keep-alive
+//! and pipelining until either side closes, a limit is hit, or the server shuts down.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+use crate::body;
+use crate::convert;
+use crate::server::Shared;
+
+/// Longest request head accepted; a longer one gets 431 (RFC 6585) and the connection closes.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// After a response that closes the connection, unread request bytes (a body we do not
+/// read) are drained for at most this long, so that closing with data still in the
+/// receive queue does not reset the connection and destroy the response in flight.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// How a wait for the next request head ended.
+enum Framed {
+    /// A complete head of this many bytes starts the buffer.
+    Head(usize),
+    /// The client closed, went idle too long, or the server is shutting down.
+    Closed,
+    /// The head grew past `MAX_HEAD`.
+    TooLarge,
+}
+
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, shutdown: CancellationToken) {
+    if let Err(e) = serve_requests(&mut stream, peer, shared, &shutdown).await {
+        // A client that goes away mid-response is routine, not worth a log line each.
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ) {
+            eprintln!("sandserve: {peer}: connection error: {e}");
+        }
+    }
+}
+
+async fn serve_requests(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut index = 0u32;
+    loop {
+        // The first request must arrive within the header timeout; later ones may idle
+        // for the keep-alive timeout before they start.
+        let idle = if index == 0 {
+            shared.limits.header_timeout
+        } else {
+            shared.limits.keepalive_timeout
+        };
+        let head_len = match read_head(stream, &mut buf, idle, shared.limits.header_timeout, shutdown).await? {
+            Framed::Head(len) => len,
+            Framed::Closed => return Ok(()),
+            Framed::TooLarge => {
+                let reply = convert::error_response(431);
+                body::send(stream, &reply.head, &reply.body).await?;
+                shared.log(peer, &buf, &reply, Instant::now());
+                return linger_close(stream).await;
+            }
+        };
+        let started = Instant::now();
+        let reply = shared.respond(&buf[..head_len], peer, index).await;
+        let sent = body::send(stream, &reply.head, &reply.body).await;
+        shared.log(peer, &buf[..head_len], &reply, started);
+        sent?;
+        buf.drain(..head_len);
+        index = index.saturating_add(1);
+        if reply.close || shutdown.is_cancelled() {
+            return linger_close(stream).await;
+        }
+    }
+}
+
+/// Reads until `buf` starts with a complete head. Empty lines before a request line are
+/// dropped (RFC 9112 §2.2). `idle` bounds the wait for the first byte, `header` the
+/// time from the first byte to the end of the head; shutdown ends only an idle wait.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    idle: Duration,
+    header: Duration,
+    shutdown: &CancellationToken,
+) -> std::io::Result<Framed> {
+    let mut deadline = None;
+    let mut scanned = 0;
+    loop {
+        let blank = leading_blank_lines(buf);
+        if blank > 0 {
+            buf.drain(..blank);
+            scanned = 0;
+        }
+        if !buf.is_empty() {
+            if let Some(end) = head_end(buf, &mut scanned) {
+                return Ok(if end > MAX_HEAD { Framed::TooLarge } else { Framed::Head(end) });
+            }
+            if buf.len() > MAX_HEAD {
+                return Ok(Framed::TooLarge);
+            }
+        }
+        let started_head = !buf.is_empty();
+        let wait = if started_head {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + header);
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            idle
+        };
+        buf.reserve(4096);
+        let read = tokio::select! {
+            read = timeout(wait, stream.read_buf(buf)) => read,
+            _ = shutdown.cancelled(), if !started_head => return Ok(Framed::Closed),
+        };
+        match read {
+            Ok(Ok(0)) | Err(_) => return Ok(Framed::Closed),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// Bytes of CRLF or LF lines at the start of `buf`.
+fn leading_blank_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\r', b'\n', ..] => at += 2,
+            [b'\n', ..] => at += 1,
+            _ => return at,
+        }
+    }
+}
+
+/// Length of the head through its empty line (`\n\r\n` or `\n\n`), if it is complete.
+/// `scanned` carries the search position between reads, so a head that trickles in a
+/// byte at a time is scanned once, not once per byte.
+fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+    let from = scanned.saturating_sub(2);
+    for i in from..buf.len() {
+        if buf[i] == b'\n' {
+            match &buf[i + 1..] {
+                [b'\n', ..] => return Some(i + 2),
+                [b'\r', b'\n', ..] => return Some(i + 3),
+                _ => {}
+            }
+        }
+    }
+    *scanned = buf.len();
+    None
+}
+
+/// Half-closes, then drains what the client still sends (bounded in time), then closes.
+async fn linger_close(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.shutdown().await?;
+    let mut sink = [0u8; 4096];
+    let deadline = Instant::now() + LINGER;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(left, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => continue,
+            _ => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_end_of_a_head() {
+        let mut s = 0;
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT", &mut s), Some(27));
+        let mut s = 0;
+        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n", &mut s), Some(24));
+        let mut s = 0;
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", &mut s), None);
+        assert_eq!(s, 25);
+        // Scanning resumes where it stopped, but still sees a CRLF split across reads.
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut s), Some(27));
+    }
+
+    #[test]
+    fn skips_blank_lines() {
+        assert_eq!(leading_blank_lines(b"\r\n\n\r\nGET"), 5);
+        assert_eq!(leading_blank_lines(b"\r"), 0);
+        assert_eq!(leading_blank_lines(b"GET"), 0);
+    }
+}

@@ -1,0 +1,252 @@
+//! Between the wire and the WIT types: the request handed to the guest, the guest's
+//! response checked before a byte of it reaches the client, and `error_response`, the
+//! one place the host makes a response of its own (431, 500).
+
+use std::net::SocketAddr;
+
+use anyhow::{Result, bail, ensure};
+use cap_std::fs::Dir;
+
+use crate::body::{self, Plan};
+use crate::engine::wit;
+
+/// Longest response head a handler may return.
+pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// The WIT request for one raw head.
+pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Policy) -> wit::Request {
+    wit::Request {
+        head: head.to_vec(),
+        peer: wit::Peer {
+            ip: peer.ip().to_string(),
+            port: peer.port(),
+        },
+        index_on_connection: index,
+        policy: policy.clone(),
+    }
+}
+
+/// A response ready to be written: its head is well-formed and its body matches it.
+#[derive(Debug)]
+pub struct Checked {
+    pub status: u16,
+    pub head: Vec<u8>,
+    pub body: Plan,
+    pub close: bool,
+}
+
+/// Validates the guest's response against the request it answers and prepares its
+/// body (files are opened here, confined to `root`), so that every failure becomes a
+/// 500 before anything is sent.
+pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<Checked> {
+    ensure!(
+        response.head.len() <= MAX_RESPONSE_HEAD,
+        "response head of {} bytes is over the {MAX_RESPONSE_HEAD}-byte limit",
+        response.head.len()
+    );
+    let parsed = parse_head(&response.head)?;
+    let body = body::plan(response.body, root)?;
+    let bodiless = head_request || parsed.status == 204 || parsed.status == 304;
+    if bodiless {
+        ensure!(body.len() == 0, "a {} response to this request cannot have a body", parsed.status);
+        ensure!(
+            parsed.status != 204 || parsed.content_length.is_none(),
+            "a 204 response cannot have Content-Length"
+        );
+    } else {
+        match parsed.content_length {
+            Some(length) => ensure!(
+                length == body.len(),
+                "Content-Length {length} does not match the {}-byte body",
+                body.len()
+            ),
+            None => bail!("response has no Content-Length"),
+        }
+    }
+    Ok(Checked {
+        status: parsed.status,
+        head: response.head,
+        body,
+        close: response.close || parsed.close,
+    })
+}
+
+/// A response made by the host itself; it always closes the connection.
+pub fn error_response(status: u16) -> Checked {
+    let (status, reason) = match status {
+        431 => (431, "Request Header Fields Too Large"),
+        503 => (503, "Service Unavailable"),
+        _ => (500, "Internal Server Error"),
+    };
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\n\
+         <body><h1>{status} {reason}</h1><hr><p>sandserve</p></body></html>\n"
+    );
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nServer: sandserve\r\nDate: {}\r\n\
+         Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+        html.len()
+    );
+    Checked {
+        status,
+        head: head.into_bytes(),
+        body: Plan::bytes(html.into_bytes()),
+        close: true,
+    }
+}
+
+/// What the host needs to know of a response head.
+#[derive(Debug, PartialEq, Eq)]
+struct ParsedHead {
+    status: u16,
+    content_length: Option<u64>,
+    close: bool,
+}
+
+/// Strict HTTP/1.1 response head: `HTTP/1.1 NNN reason` CRLF, `token: value` CRLF
+/// fields with no CR, LF, NUL or other controls in values, a final CRLF, nothing after.
+fn parse_head(head: &[u8]) -> Result<ParsedHead> {
+    let Some(body) = head.strip_suffix(b"\r\n") else {
+        bail!("response head does not end with an empty line");
+    };
+    let mut lines = body.split(|&b| b == b'\n');
+    let status_line = lines.next().unwrap_or_default();
+    let status_line = crlf_line(status_line)?;
+    let status = match status_line {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1', b' ', a, b, c, b' ', reason @ ..]
+            if [a, b, c].iter().all(|d| d.is_ascii_digit())
+                && reason.iter().all(|&r| is_field_vchar(r) || r == b' ' || r == b'\t') =>
+        {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => bail!("malformed status line {:?}", String::from_utf8_lossy(status_line)),
+    };
+    ensure!((200..=599).contains(&status), "status {status} is not a final status we send");
+
+    let mut parsed = ParsedHead {
+        status,
+        content_length: None,
+        close: false,
+    };
+    // The split leaves one empty piece after the last field's LF.
+    let fields: Vec<&[u8]> = lines.collect();
+    let Some((last, fields)) = fields.split_last() else {
+        bail!("response head does not end with an empty line");
+    };
+    ensure!(last.is_empty(), "response head does not end with an empty line");
+    for line in fields {
+        let line = crlf_line(line)?;
+        let colon = line.iter().position(|&b| b == b':');
+        let Some(colon) = colon.filter(|&c| c > 0) else {
+            bail!("field line without a name: {:?}", String::from_utf8_lossy(line));
+        };
+        let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
+        ensure!(
+            name.iter().all(|&b| is_tchar(b)),
+            "field name {:?} is not a token",
+            String::from_utf8_lossy(name)
+        );
+        ensure!(
+            value.iter().all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t'),
+            "field {:?} has a control byte in its value",
+            String::from_utf8_lossy(name)
+        );
+        if name.eq_ignore_ascii_case(b"content-length") {
+            ensure!(parsed.content_length.is_none(), "more than one Content-Length");
+            let digits = std::str::from_utf8(value).unwrap_or("x");
+            ensure!(
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
+                "invalid Content-Length {digits:?}"
+            );
+            parsed.content_length = Some(digits.parse()?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            bail!("Transfer-Encoding in a response: the host frames bodies by length");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            parsed.close |= value
+                .split(|&b| b == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+        }
+    }
+    Ok(parsed)
+}
+
+/// The content of a line that must end in CR LF (the LF is already split off).
+fn crlf_line(line: &[u8]) -> Result<&[u8]> {
+    match line.strip_suffix(b"\r") {
+        Some(content) if !content.contains(&b'\r') => Ok(content),
+        _ => bail!("bare CR or LF in the response head"),
+    }
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// VCHAR or obs-text: what a field value may hold besides SP and HTAB.
+fn is_field_vchar(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) || b >= 0x80
+}
+
+fn trim(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
+    &value[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(head: &str) -> Result<ParsedHead> {
+        parse_head(head.as_bytes())
+    }
+
+    #[test]
+    fn accepts_well_formed_heads() {
+        let p = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: Close\r\n\r\n").unwrap();
+        assert_eq!(
+            p,
+            ParsedHead {
+                status: 200,
+                content_length: Some(5),
+                close: true
+            }
+        );
+        let p = parse("HTTP/1.1 404 \r\n\r\n").unwrap();
+        assert_eq!(p.status, 404);
+        assert_eq!(p.content_length, None);
+    }
+
+    #[test]
+    fn rejects_malformed_heads() {
+        for bad in [
+            "",
+            "HTTP/1.1 200 OK\r\n",
+            "HTTP/1.1 200 OK\r\nA: b\r\n",
+            "HTTP/1.0 200 OK\r\n\r\n",
+            "HTTP/1.1 20 OK\r\n\r\n",
+            "HTTP/1.1 101 Switching\r\n\r\n",
+            "HTTP/1.1 600 Nope\r\n\r\n",
+            "this is not http\r\n\r\n",
+            "HTTP/1.1 200 OK\nA: b\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: b\rSet-Cookie: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: b\0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA b: c\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n: c\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n\r\nextra",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

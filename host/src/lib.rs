@@ -1,0 +1,25 @@
+//! sandserve's host: the native shim that owns the sockets and runs each request's
+//! decision in a fresh WebAssembly sandbox. A request travels:
+//!
+//! - `server`     — accepts the connection (capped), spawns a task for it;
+//! - `connection` — frames the raw request head (keep-alive, pipelining, timeouts);
+//! - `convert`    — wraps the head and peer into the WIT request;
+//! - `invoke`     — a fresh store and instance of the handler, one `handle` call;
+//!   (`engine` compiled and linked that handler once, at start-up)
+//! - `convert`    — checks the guest's response head and body against the request;
+//! - `body`       — opens the named files confined to the root and streams them;
+//!
+//! and back out through `connection`, which loops for the next request. `config` turns
+//! the command line into a checked `Config`; `shutdown` waits for SIGINT/SIGTERM.
+
+pub mod body;
+pub mod config;
+pub mod connection;
+pub mod convert;
+pub mod engine;
+pub mod invoke;
+pub mod server;
+pub mod shutdown;
+
+pub use config::{Args, Config};
+pub use server::{Shared, run};

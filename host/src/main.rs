@@ -1,0 +1,42 @@
+//! The `sandserve` binary: parse the command line, build the sandboxed handler, bind,
+//! serve until SIGINT/SIGTERM. Any start-up failure is one line on stderr and exit 1.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use sandserve::{Args, Config, Shared};
+
+fn main() -> ExitCode {
+    match start(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sandserve: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: Args) -> Result<()> {
+    let config = Config::from_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = sandserve::shutdown::signal_received()?;
+        let shared = Arc::new(Shared::new(&config)?);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "sandserve: serving {} on http://{addr}/ with {} workers",
+            config.root.display(),
+            config.workers
+        );
+        sandserve::run(listener, shared, shutdown).await
+    })
+}
