@@ -57,8 +57,14 @@ fn main() {
     }
 
     let wasm_dir = target_dir.join(TARGET).join("release");
-    export("SANDSERVE_GUEST_WASM", &wasm_dir.join("sandserve_guest.wasm"));
-    export("SANDSERVE_HOSTILE_WASM", &wasm_dir.join("hostile_fixture.wasm"));
+    export(
+        "SANDSERVE_GUEST_WASM",
+        &wasm_dir.join("sandserve_guest.wasm"),
+    );
+    export(
+        "SANDSERVE_HOSTILE_WASM",
+        &wasm_dir.join("hostile_fixture.wasm"),
+    );
 }
 
 fn export(var: &str, path: &Path) {

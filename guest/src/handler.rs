@@ -53,7 +53,11 @@ enum Decision {
     Options,
 }
 
-fn decide(request: &Request<'_>, policy: &Policy, root: &impl Root) -> Result<Decision, ServeError> {
+fn decide(
+    request: &Request<'_>,
+    policy: &Policy,
+    root: &impl Root,
+) -> Result<Decision, ServeError> {
     if !matches!(request.method, Method::Get | Method::Head | Method::Options) {
         return Err(ServeError::MethodNotAllowed);
     }
@@ -119,7 +123,12 @@ mod tests {
     }
 
     fn get(site: &Site, head: &str) -> Response {
-        handle(head.as_bytes(), &Policy::default(), &site.root, SystemTime::now())
+        handle(
+            head.as_bytes(),
+            &Policy::default(),
+            &site.root,
+            SystemTime::now(),
+        )
     }
 
     fn head_text(r: &Response) -> String {
@@ -191,7 +200,10 @@ mod tests {
     #[test]
     fn request_with_body_closes() {
         let s = site(false);
-        let r = get(&s, "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        let r = get(
+            &s,
+            "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+        );
         assert_eq!(r.status, 200);
         assert!(r.close);
         let r = get(&s, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -66,7 +66,10 @@ mod tests {
         assert!(check(&p, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "/").is_err());
         assert!(check(&p, &with("curl/8.0"), "/").is_err());
         assert!(check(&p, &with("0123456789"), "/").is_ok());
-        assert!(check(&p, &with("ééééééééé"), "/").is_err(), "9 characters, 18 bytes");
+        assert!(
+            check(&p, &with("ééééééééé"), "/").is_err(),
+            "9 characters, 18 bytes"
+        );
         let off = Policy::default();
         assert!(check(&off, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "/").is_ok());
     }

@@ -77,7 +77,11 @@ impl<'h> Request<'h> {
         let fields = &head[line_end + 1..];
         let parsed = match httparse::parse_headers(fields, &mut slots) {
             Ok(httparse::Status::Complete((len, parsed))) if len == fields.len() => parsed,
-            Ok(_) => return Err(ServeError::BadRequest("header section does not end the head")),
+            Ok(_) => {
+                return Err(ServeError::BadRequest(
+                    "header section does not end the head",
+                ));
+            }
             Err(httparse::Error::TooManyHeaders) => return Err(ServeError::HeaderFieldsTooLarge),
             Err(_) => return Err(ServeError::BadRequest("malformed header field")),
         };
@@ -117,11 +121,7 @@ fn parse_request_line(line: &[u8]) -> Result<(Option<Method>, &str, u8), ServeEr
     if first == last {
         return Err(bad);
     }
-    let (method, target, version) = (
-        &line[..first],
-        &line[first + 1..last],
-        &line[last + 1..],
-    );
+    let (method, target, version) = (&line[..first], &line[first + 1..last], &line[last + 1..]);
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(bad);
     }
@@ -255,9 +255,9 @@ pub fn valid_host(value: &[u8]) -> bool {
             None => (value, &[][..]),
         }
     };
-    let reg_name_ok = host.iter().all(|&b| {
-        b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
-    });
+    let reg_name_ok = host
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
     let port_ok = match port {
         [] => true,
         [b':', digits @ ..] => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),
@@ -282,14 +282,20 @@ fn connection_options(headers: &[(&str, &[u8])]) -> (bool, bool) {
 
 /// The non-empty, trimmed elements of a comma-separated field value (RFC 9110 §5.6.1).
 fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim).filter(|e| !e.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim)
+        .filter(|e| !e.is_empty())
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends.
 pub fn trim(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |e| e + 1);
+    let end = value
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |e| e + 1);
     &value[start..end]
 }
 
@@ -312,8 +318,8 @@ mod tests {
 
     #[test]
     fn simple_get() {
-        let r = parse("GET /a.txt?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n")
-            .unwrap();
+        let r =
+            parse("GET /a.txt?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n").unwrap();
         assert_eq!(r.method, Method::Get);
         assert_eq!(r.target, "/a.txt?x=1");
         assert_eq!(r.minor_version, 1);
@@ -335,7 +341,10 @@ mod tests {
         assert_eq!(status("GET / HTTP/0.9\r\nHost: a\r\n\r\n"), 505);
         assert_eq!(status("BREW / HTTP/1.1\r\nHost: a\r\n\r\n"), 501);
         assert_eq!(status("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 501);
-        let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(MAX_TARGET_LEN));
+        let long = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(MAX_TARGET_LEN)
+        );
         assert_eq!(status(&long), 414);
     }
 
@@ -347,13 +356,19 @@ mod tests {
 
     #[test]
     fn header_syntax_errors() {
-        assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"), 400);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"),
+            400
+        );
         assert_eq!(status("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n"), 400);
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X{i}: v\r\n")).collect();
-        assert_eq!(status(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")), 431);
+        assert_eq!(
+            status(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")),
+            431
+        );
     }
 
     #[test]
@@ -369,7 +384,10 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), 200);
-        assert_eq!(status("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"), 200);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
+            200
+        );
         assert_eq!(status("GET / HTTP/1.1\r\nHost:\r\n\r\n"), 200);
         assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), 200);
         assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
@@ -380,19 +398,37 @@ mod tests {
         let h = |extra: &str| format!("GET / HTTP/1.1\r\nHost: a\r\n{extra}\r\n");
         assert!(parse(&h("Content-Length: 5\r\n")).unwrap().has_body);
         assert!(!parse(&h("Content-Length: 0\r\n")).unwrap().has_body);
-        assert!(parse(&h("Transfer-Encoding: chunked\r\n")).unwrap().has_body);
-        assert!(parse(&h("Transfer-Encoding: gzip, chunked\r\n")).unwrap().has_body);
-        assert_eq!(status(&h("Content-Length: 5\r\nContent-Length: 5\r\n")), 400);
+        assert!(
+            parse(&h("Transfer-Encoding: chunked\r\n"))
+                .unwrap()
+                .has_body
+        );
+        assert!(
+            parse(&h("Transfer-Encoding: gzip, chunked\r\n"))
+                .unwrap()
+                .has_body
+        );
+        assert_eq!(
+            status(&h("Content-Length: 5\r\nContent-Length: 5\r\n")),
+            400
+        );
         assert_eq!(status(&h("Content-Length: +5\r\n")), 400);
         assert_eq!(status(&h("Content-Length: -1\r\n")), 400);
         assert_eq!(status(&h("Content-Length: 5, 5\r\n")), 400);
         assert_eq!(status(&h("Content-Length: 99999999999999999999\r\n")), 400);
-        assert_eq!(status(&h("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n")), 400);
+        assert_eq!(
+            status(&h("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n")),
+            400
+        );
         assert_eq!(status(&h("Transfer-Encoding: chunked, identity\r\n")), 400);
         assert_eq!(status(&h("Transfer-Encoding: xchunked\r\n")), 400);
         assert_eq!(status(&h("Transfer-Encoding: chunked, chunked\r\n")), 400);
         assert_eq!(status(&h("Transfer-Encoding: foo, chunked\r\n")), 501);
-        assert!(parse(&h("Transfer-Encoding:  chunked\r\n")).unwrap().has_body);
+        assert!(
+            parse(&h("Transfer-Encoding:  chunked\r\n"))
+                .unwrap()
+                .has_body
+        );
         let te10 = "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(status(te10), 400);
     }
@@ -401,8 +437,12 @@ mod tests {
     fn keep_alive_rules() {
         let ka = |head: &str| parse(head).unwrap().keep_alive;
         assert!(ka("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
-        assert!(!ka("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
-        assert!(!ka("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n"));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, Close\r\n\r\n"
+        ));
         assert!(!ka("GET / HTTP/1.0\r\n\r\n"));
         assert!(ka("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
     }

@@ -124,7 +124,10 @@ mod tests {
             Err(ServeError::Forbidden("directory has no index"))
         );
         assert_eq!(resolve_str(&root, "/nope.txt"), Err(ServeError::NotFound));
-        assert_eq!(resolve_str(&root, "/docs/a.txt/"), Err(ServeError::NotFound));
+        assert_eq!(
+            resolve_str(&root, "/docs/a.txt/"),
+            Err(ServeError::NotFound)
+        );
         assert_eq!(resolve_str(&root, "/nope/x"), Err(ServeError::NotFound));
     }
 }
@@ -142,10 +145,8 @@ pub(crate) mod tempdir {
         pub fn new() -> Dir {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!(
-                "sandserve-guest-test-{}-{n}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("sandserve-guest-test-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             Dir(path)

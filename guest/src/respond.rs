@@ -103,7 +103,11 @@ impl Exchange<'_> {
         let mut head = self.start(200);
         field(&mut head, "Content-Type", &mime::content_type(&rel));
         if let Some(modified) = meta.modified {
-            field(&mut head, "Last-Modified", &httpdate::fmt_http_date(modified));
+            field(
+                &mut head,
+                "Last-Modified",
+                &httpdate::fmt_http_date(modified),
+            );
         }
         let body = Body::File(FileRange {
             path: rel,
@@ -158,7 +162,13 @@ impl Exchange<'_> {
         );
         field(&mut head, "Content-Type", "text/html; charset=utf-8");
         let length = html.len() as u64;
-        self.finish(head, status, Some(length), Body::Bytes(html.into_bytes()), must_close)
+        self.finish(
+            head,
+            status,
+            Some(length),
+            Body::Bytes(html.into_bytes()),
+            must_close,
+        )
     }
 }
 
@@ -239,8 +249,11 @@ mod tests {
             panic!("{:?}", r.body)
         };
         assert!(text(&r).contains(&format!("Content-Length: {}\r\n", html.len())));
-        let r = exchange(false, true, false).error(ServeError::NotFound, Some(("404.html".into(), 9)));
-        assert!(text(&r).contains("Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n"));
+        let r =
+            exchange(false, true, false).error(ServeError::NotFound, Some(("404.html".into(), 9)));
+        assert!(
+            text(&r).contains("Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n")
+        );
         assert!(!r.close);
     }
 }

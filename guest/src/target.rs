@@ -53,7 +53,9 @@ fn absolute_form_path(target: &str) -> Result<&str, ServeError> {
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let authority = &rest[..end];
     if authority.is_empty() || !crate::request::valid_host(authority.as_bytes()) {
-        return Err(ServeError::BadRequest("invalid authority in request-target"));
+        return Err(ServeError::BadRequest(
+            "invalid authority in request-target",
+        ));
     }
     Ok(&rest[end..])
 }
@@ -175,7 +177,10 @@ mod tests {
         assert_eq!(d.segments, vec!["docs", "héllo world.txt"]);
         assert!(!d.trailing_slash);
         // Double encoding decodes to a literal `%2e%2e` name, not to `..`.
-        assert_eq!(decode("/%252e%252e/x").unwrap().segments, vec!["%2e%2e", "x"]);
+        assert_eq!(
+            decode("/%252e%252e/x").unwrap().segments,
+            vec!["%2e%2e", "x"]
+        );
         assert_eq!(decode("//a//b/").unwrap().relative(), "a/b");
         assert!(decode("/a//b/").unwrap().trailing_slash);
         assert_eq!(decode("/").unwrap().relative(), "");

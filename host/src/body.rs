@@ -52,6 +52,10 @@ impl Plan {
     pub fn len(&self) -> u64 {
         self.len
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// Opens what the guest's body names. Fails on a path that is not a plain relative
@@ -77,7 +81,11 @@ pub fn plan(body: wit::Body, root: &Dir) -> Result<Plan> {
         wit::Body::Bytes(bytes) => add(&mut plan, wit::Chunk::Bytes(bytes))?,
         wit::Body::File(range) => add(&mut plan, wit::Chunk::File(range))?,
         wit::Body::Chunks(chunks) => {
-            ensure!(chunks.len() <= MAX_PIECES, "body has {} pieces", chunks.len());
+            ensure!(
+                chunks.len() <= MAX_PIECES,
+                "body has {} pieces",
+                chunks.len()
+            );
             for chunk in chunks {
                 add(&mut plan, chunk)?;
             }

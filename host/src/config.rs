@@ -104,9 +104,9 @@ impl Config {
                 HandlerSource::File(path)
             }
         };
-        let workers = args.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        });
+        let workers = args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if workers == 0 {
             bail!("--workers 0: need at least one worker");
         }
@@ -114,7 +114,10 @@ impl Config {
             bail!("--max-connections 0: need at least one connection");
         }
         if args.handler_memory_mib == 0 || args.handler_memory_mib > 4096 {
-            bail!("--handler-memory-mib {}: must be 1 to 4096", args.handler_memory_mib);
+            bail!(
+                "--handler-memory-mib {}: must be 1 to 4096",
+                args.handler_memory_mib
+            );
         }
         if args.handler_timeout_ms == 0 {
             bail!("--handler-timeout-ms 0: must be at least 1 ms");

@@ -32,7 +32,12 @@ enum Framed {
     TooLarge,
 }
 
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: &Shared, shutdown: CancellationToken) {
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = serve_requests(&mut stream, peer, shared, &shutdown).await {
         // A client that goes away mid-response is routine, not worth a log line each.
         if !matches!(
@@ -60,7 +65,15 @@ async fn serve_requests(
         } else {
             shared.limits.keepalive_timeout
         };
-        let head_len = match read_head(stream, &mut buf, idle, shared.limits.header_timeout, shutdown).await? {
+        let head_len = match read_head(
+            stream,
+            &mut buf,
+            idle,
+            shared.limits.header_timeout,
+            shutdown,
+        )
+        .await?
+        {
             Framed::Head(len) => len,
             Framed::Closed => return Ok(()),
             Framed::TooLarge => {
@@ -103,7 +116,11 @@ async fn read_head(
         }
         if !buf.is_empty() {
             if let Some(end) = head_end(buf, &mut scanned) {
-                return Ok(if end > MAX_HEAD { Framed::TooLarge } else { Framed::Head(end) });
+                return Ok(if end > MAX_HEAD {
+                    Framed::TooLarge
+                } else {
+                    Framed::Head(end)
+                });
             }
             if buf.len() > MAX_HEAD {
                 return Ok(Framed::TooLarge);
@@ -180,14 +197,20 @@ mod tests {
     #[test]
     fn finds_the_end_of_a_head() {
         let mut s = 0;
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT", &mut s), Some(27));
+        assert_eq!(
+            head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT", &mut s),
+            Some(27)
+        );
         let mut s = 0;
         assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n", &mut s), Some(24));
         let mut s = 0;
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", &mut s), None);
         assert_eq!(s, 25);
         // Scanning resumes where it stopped, but still sees a CRLF split across reads.
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut s), Some(27));
+        assert_eq!(
+            head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut s),
+            Some(27)
+        );
     }
 
     #[test]

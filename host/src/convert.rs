@@ -48,7 +48,11 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
     let body = body::plan(response.body, root)?;
     let bodiless = head_request || parsed.status == 204 || parsed.status == 304;
     if bodiless {
-        ensure!(body.len() == 0, "a {} response to this request cannot have a body", parsed.status);
+        ensure!(
+            body.is_empty(),
+            "a {} response to this request cannot have a body",
+            parsed.status
+        );
         ensure!(
             parsed.status != 204 || parsed.content_length.is_none(),
             "a 204 response cannot have Content-Length"
@@ -114,15 +118,37 @@ fn parse_head(head: &[u8]) -> Result<ParsedHead> {
     let status_line = lines.next().unwrap_or_default();
     let status_line = crlf_line(status_line)?;
     let status = match status_line {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1', b' ', a, b, c, b' ', reason @ ..]
-            if [a, b, c].iter().all(|d| d.is_ascii_digit())
-                && reason.iter().all(|&r| is_field_vchar(r) || r == b' ' || r == b'\t') =>
+        [
+            b'H',
+            b'T',
+            b'T',
+            b'P',
+            b'/',
+            b'1',
+            b'.',
+            b'1',
+            b' ',
+            a,
+            b,
+            c,
+            b' ',
+            reason @ ..,
+        ] if [a, b, c].iter().all(|d| d.is_ascii_digit())
+            && reason
+                .iter()
+                .all(|&r| is_field_vchar(r) || r == b' ' || r == b'\t') =>
         {
             u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
         }
-        _ => bail!("malformed status line {:?}", String::from_utf8_lossy(status_line)),
+        _ => bail!(
+            "malformed status line {:?}",
+            String::from_utf8_lossy(status_line)
+        ),
     };
-    ensure!((200..=599).contains(&status), "status {status} is not a final status we send");
+    ensure!(
+        (200..=599).contains(&status),
+        "status {status} is not a final status we send"
+    );
 
     let mut parsed = ParsedHead {
         status,
@@ -134,12 +160,18 @@ fn parse_head(head: &[u8]) -> Result<ParsedHead> {
     let Some((last, fields)) = fields.split_last() else {
         bail!("response head does not end with an empty line");
     };
-    ensure!(last.is_empty(), "response head does not end with an empty line");
+    ensure!(
+        last.is_empty(),
+        "response head does not end with an empty line"
+    );
     for line in fields {
         let line = crlf_line(line)?;
         let colon = line.iter().position(|&b| b == b':');
         let Some(colon) = colon.filter(|&c| c > 0) else {
-            bail!("field line without a name: {:?}", String::from_utf8_lossy(line));
+            bail!(
+                "field line without a name: {:?}",
+                String::from_utf8_lossy(line)
+            );
         };
         let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
         ensure!(
@@ -148,12 +180,17 @@ fn parse_head(head: &[u8]) -> Result<ParsedHead> {
             String::from_utf8_lossy(name)
         );
         ensure!(
-            value.iter().all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t'),
+            value
+                .iter()
+                .all(|&b| is_field_vchar(b) || b == b' ' || b == b'\t'),
             "field {:?} has a control byte in its value",
             String::from_utf8_lossy(name)
         );
         if name.eq_ignore_ascii_case(b"content-length") {
-            ensure!(parsed.content_length.is_none(), "more than one Content-Length");
+            ensure!(
+                parsed.content_length.is_none(),
+                "more than one Content-Length"
+            );
             let digits = std::str::from_utf8(value).unwrap_or("x");
             ensure!(
                 !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),

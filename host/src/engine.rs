@@ -73,8 +73,8 @@ impl Handler {
 }
 
 fn compile_file(engine: &wasmtime::Engine, path: &Path) -> Result<Component> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("--handler {}: cannot read", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--handler {}: cannot read", path.display()))?;
     Component::new(engine, &bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("--handler {}: not a valid component", path.display()))

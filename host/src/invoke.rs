@@ -36,12 +36,7 @@ pub struct Invoker {
 }
 
 impl Invoker {
-    pub fn new(
-        handler: Handler,
-        root: PathBuf,
-        timeout: Duration,
-        memory_limit: usize,
-    ) -> Invoker {
+    pub fn new(handler: Handler, root: PathBuf, timeout: Duration, memory_limit: usize) -> Invoker {
         let deadline_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Invoker {
             handler,

@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     match start(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sandserve: {e:#}");
+            // One line, whatever the cause's own formatting (wasmtime's span several).
+            let message = format!("{e:#}");
+            let message: Vec<&str> = message.split_whitespace().collect();
+            eprintln!("sandserve: {}", message.join(" "));
             ExitCode::FAILURE
         }
     }

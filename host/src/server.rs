@@ -101,7 +101,10 @@ impl Shared {
 
 /// The request line for logs: at most 200 characters, control bytes escaped.
 fn request_line(head: &[u8]) -> String {
-    let line = head.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
+    let line = head
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
     let text: String = String::from_utf8_lossy(&line[..line.len().min(200)])
         .chars()
         .flat_map(char::escape_debug)

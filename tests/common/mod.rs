@@ -1,0 +1,325 @@
+//! Shared helpers for the end-to-end tests: start the real `sandserve` binary on an
+//! ephemeral port over a temporary root, and speak raw HTTP/1.1 to it over TCP.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sandserve");
+/// The deliberately faulty handler component, built by `host/build.rs`.
+pub const HOSTILE_WASM: &str = env!("SANDSERVE_HOSTILE_WASM");
+/// How long any single read in a test may block before the test fails instead of hanging.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A browser User-Agent; Firefox's contains `rv:`, which the seed server cut at the colon.
+pub const FIREFOX_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+    pub root: PathBuf,
+}
+
+impl Server {
+    /// Starts `sandserve --root ROOT --listen 127.0.0.1:0 ARGS...` and waits for its URL.
+    pub fn start(root: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("--root")
+            .arg(root)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start sandserve");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        let mut output = String::new();
+        let addr = loop {
+            first.clear();
+            if stderr.read_line(&mut first).unwrap_or(0) == 0 {
+                let status = child.wait().unwrap();
+                panic!("sandserve exited ({status}) before serving:\n{output}");
+            }
+            output.push_str(&first);
+            if let Some(rest) = first.split("http://").nth(1) {
+                let addr = rest.split('/').next().unwrap();
+                break addr.parse().expect("bad address in the start-up line");
+            }
+        };
+        let log = Arc::new(Mutex::new(output));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Server {
+            child,
+            addr,
+            log,
+            root: root.to_owned(),
+        }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// One GET on a fresh connection that asks to close.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    /// Sends raw request bytes on a fresh connection and reads one response.
+    pub fn request(&self, raw: &str) -> Response {
+        let mut client = self.connect();
+        client.send(raw.as_bytes());
+        client.response(raw.starts_with("HEAD "))
+    }
+
+    /// Sends raw bytes on a fresh connection and returns all the server sends until it
+    /// closes the connection.
+    pub fn exchange(&self, raw: &[u8]) -> Vec<u8> {
+        let mut client = self.connect();
+        client.send(raw);
+        client.read_to_close()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the server to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// The head as text, status line included.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One client connection with a buffer, so responses can be read one at a time.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("cannot connect");
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("cannot send");
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                n
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("read failed (server silent for {READ_TIMEOUT:?}?): {e}"),
+        }
+    }
+
+    /// Reads one response. `head_request`: the response has no body whatever its
+    /// Content-Length says.
+    pub fn response(&mut self, head_request: bool) -> Response {
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.fill() == 0 {
+                panic!(
+                    "connection closed before a complete response head: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+            }
+        };
+        let head = String::from_utf8(self.buf[..head_end].to_vec()).expect("head is not UTF-8");
+        let status = head[9..12].parse().expect("bad status line");
+        let mut response = Response {
+            status,
+            head,
+            body: Vec::new(),
+        };
+        let length: usize = if head_request || status == 204 || status == 304 {
+            0
+        } else {
+            response
+                .header("content-length")
+                .expect("response without Content-Length")
+                .parse()
+                .unwrap()
+        };
+        while self.buf.len() < head_end + length {
+            if self.fill() == 0 {
+                panic!("connection closed in the middle of a body");
+            }
+        }
+        response.body = self.buf[head_end..head_end + length].to_vec();
+        self.buf.drain(..head_end + length);
+        response
+    }
+
+    /// Reads until the server closes; returns what was not yet consumed plus the rest.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Whether the server has closed the connection (after reading anything pending).
+    pub fn closed(&mut self) -> bool {
+        self.fill() == 0
+    }
+}
+
+/// Counts responses in raw bytes (status lines at the start of a line).
+pub fn count_responses(raw: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(raw);
+    text.match_indices("HTTP/1.1 ")
+        .filter(|(i, _)| *i == 0 || text[..*i].ends_with('\n'))
+        .count()
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(tempfile::TempDir);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+pub fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A root with a bit of everything. Its parent directory (also temporary) holds
+/// `secret.txt`, a file outside the root that must never be served.
+pub struct Site {
+    pub parent: TempDir,
+    pub root: PathBuf,
+}
+
+pub const SECRET: &str = "TOP-SECRET-6f1c2a";
+
+pub fn site() -> Site {
+    let parent = TempDir(tempfile::tempdir().unwrap());
+    let root = parent.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    write(parent.path(), "secret.txt", SECRET);
+    write(
+        &root,
+        "index.html",
+        "<!doctype html><title>home</title><h1>home</h1>\n",
+    );
+    write(
+        &root,
+        "404.html",
+        "<!doctype html><title>custom 404</title>\n",
+    );
+    write(&root, "a.txt", "hello from a\n");
+    write(&root, "b.txt", "hello from b\n");
+    write(&root, "style.css", "body { color: red }\n");
+    write(&root, "app.js", "console.log('hi');\n");
+    write(&root, "logo.png", b"\x89PNG\r\n\x1a\nnot really");
+    write(&root, "mod.wasm", b"\0asm\x01\0\0\0");
+    write(&root, "héllo world.txt", "unicode name\n");
+    write(&root, "docs/index.html", "docs index\n");
+    write(&root, "docs/guide.txt", "guide\n");
+    write(&root, ".env", "SECRET_ENV=1\n");
+    write(&root, ".git/config", "[core]\n");
+    std::fs::create_dir(root.join("empty")).unwrap();
+    Site { parent, root }
+}
+
+/// `len` bytes of a repeatable pattern that no shifted copy matches (a truncated or
+/// misplaced range shows up as a mismatch).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ (i / 251 % 256) as u8)
+        .collect()
+}

@@ -1,0 +1,160 @@
+//! Malformed and unsupported requests: each gets its proper status, and where the
+//! request could not be trusted the connection closes, so nothing after it is ever
+//! taken for a request.
+
+mod common;
+
+use common::{Server, count_responses, site};
+
+/// Sends `raw`, expects exactly one response with `status`, then the server's close.
+fn assert_rejected_and_closed(server: &Server, raw: &[u8], status: u16) {
+    // A second request follows: it must never be answered.
+    let mut bytes = raw.to_vec();
+    bytes.extend_from_slice(b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let out = server.exchange(&bytes);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{:?} got {:?}",
+        String::from_utf8_lossy(raw),
+        text.lines().next()
+    );
+    assert_eq!(count_responses(&out), 1, "{text}");
+    assert!(!text.contains("hello from b"));
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+}
+
+#[test]
+fn malformed_request_lines_get_400() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    for raw in [
+        "GET  /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a.txt  HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a.txt\r\nHost: x\r\n\r\n",
+        "GET /a.txt HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+        "GET /a.txt http/1.1\r\nHost: x\r\n\r\n",
+        "GET a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /a.txt#frag HTTP/1.1\r\nHost: x\r\n\r\n",
+        "G\x01T /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        assert_rejected_and_closed(&server, raw.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn malformed_header_sections_get_400() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    for raw in [
+        // obs-fold
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n  b\r\n\r\n",
+        // space before the colon
+        "GET /a.txt HTTP/1.1\r\nHost : x\r\n\r\n",
+        // a field line without a colon
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
+        // NUL and bare CR in a value
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+        // Host: missing, doubled, invalid
+        "GET /a.txt HTTP/1.1\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x y\r\n\r\n",
+        // framing
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+        "GET /a.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_rejected_and_closed(&server, raw.as_bytes(), 400);
+    }
+}
+
+#[test]
+fn unknown_methods_versions_and_codings() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    assert_rejected_and_closed(&server, b"BREW /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 501);
+    assert_rejected_and_closed(
+        &server,
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: snappy, chunked\r\n\r\n",
+        501,
+    );
+    assert_rejected_and_closed(&server, b"GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+    assert_rejected_and_closed(&server, b"GET /a.txt HTTP/0.9\r\nHost: x\r\n\r\n", 505);
+}
+
+#[test]
+fn a_higher_minor_version_is_answered_as_1_1() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    let r = server.request("GET /a.txt HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.head.starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(r.body, b"hello from a\n");
+}
+
+#[test]
+fn oversize_requests_get_414_or_431() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+    assert_rejected_and_closed(&server, long_target.as_bytes(), 414);
+    let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
+    let many = format!("GET /a.txt HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    assert_rejected_and_closed(&server, many.as_bytes(), 431);
+    // Over the host's 16 KiB head limit: refused before the guest sees it.
+    let huge = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(17 * 1024)
+    );
+    let out = server.exchange(huge.as_bytes());
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 431 "));
+    // A head that never ends is cut at the limit too, without waiting for the rest.
+    let mut client = server.connect();
+    client.send(format!("GET /a.txt HTTP/1.1\r\nX: {}", "c".repeat(20 * 1024)).as_bytes());
+    let out = client.read_to_close();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 431 "));
+}
+
+#[test]
+fn a_request_body_is_never_read_as_a_request() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    // The "body" is itself a request; it must not be answered.
+    let smuggled = "GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let raw = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{smuggled}",
+        smuggled.len()
+    );
+    let out = server.exchange(raw.as_bytes());
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(count_responses(&out), 1, "{text}");
+    assert!(
+        text.contains("hello from a") && !text.contains("hello from b"),
+        "{text}"
+    );
+    let raw = format!(
+        "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
+        smuggled.len()
+    );
+    let out = server.exchange(raw.as_bytes());
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 405 "), "{text}");
+    assert_eq!(count_responses(&out), 1, "{text}");
+}
+
+#[test]
+fn method_not_allowed_keeps_a_clean_connection_open() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    let mut client = server.connect();
+    client.send(b"DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(client.response(false).status, 405);
+    assert_eq!(client.response(false).body, b"hello from a\n");
+}

@@ -1,0 +1,92 @@
+//! Other handler components: `--handler` runs them, and a handler that traps or
+//! answers something the host must not send gets a 500, closes the connection, is
+//! logged, and leaves the server serving.
+
+mod common;
+
+use common::{HOSTILE_WASM, SECRET, Server, site};
+
+fn hostile() -> (common::Site, Server) {
+    let site = site();
+    std::os::unix::fs::symlink(
+        site.parent.path().join("secret.txt"),
+        site.root.join("out.txt"),
+    )
+    .unwrap();
+    let server = Server::start(&site.root, &["--handler", HOSTILE_WASM]);
+    (site, server)
+}
+
+#[test]
+fn handler_flag_runs_another_component() {
+    let (_site, server) = hostile();
+    let r = server.get("/hello");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hostile fixture saw /hello\n");
+}
+
+/// `path` must get a 500 that closes the connection, with `reason` in the log; a new
+/// connection right after is served normally.
+fn assert_500(server: &Server, path: &str, reason: &str) {
+    let mut client = server.connect();
+    client.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    let r = client.response(false);
+    assert_eq!(r.status, 500, "{path}: {}", r.head);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(!r.text().contains(SECRET) && !r.text().contains("root:x:0:0"));
+    assert!(client.closed(), "{path}: connection left open");
+    let log = server.wait_for_log(reason);
+    assert!(
+        log.contains(reason),
+        "{path}: no {reason:?} in the log:\n{log}"
+    );
+    assert_eq!(server.get("/after").text(), "hostile fixture saw /after\n");
+}
+
+#[test]
+fn a_trapping_handler_gets_500() {
+    let (_site, server) = hostile();
+    assert_500(
+        &server,
+        "/trap",
+        "\"GET /trap HTTP/1.1\": 500: the handler failed",
+    );
+}
+
+#[test]
+fn a_file_outside_the_root_gets_500() {
+    let (_site, server) = hostile();
+    assert_500(&server, "/escape", "not a relative path below the root");
+    assert_500(&server, "/absolute", "not a relative path below the root");
+    assert_500(
+        &server,
+        "/file/out.txt",
+        "cannot open \"out.txt\" below the root",
+    );
+    // The same handler may name a file inside the root.
+    let r = server.get("/file/a.txt");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"h"[..]));
+}
+
+#[test]
+fn impossible_bodies_and_malformed_heads_get_500() {
+    let (_site, server) = hostile();
+    assert_500(&server, "/past-end", "is outside the file's 13 bytes");
+    assert_500(&server, "/garbage", "malformed status line");
+    assert_500(&server, "/inject", "bare CR or LF");
+    assert_500(
+        &server,
+        "/short-body",
+        "Content-Length 100 does not match the 16-byte body",
+    );
+}
+
+#[test]
+fn a_looping_handler_is_stopped_by_its_deadline() {
+    let site = site();
+    let server = Server::start(
+        &site.root,
+        &["--handler", HOSTILE_WASM, "--handler-timeout-ms", "200"],
+    );
+    assert_500(&server, "/loop", "\"GET /loop HTTP/1.1\": 500");
+}

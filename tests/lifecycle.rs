@@ -1,0 +1,124 @@
+//! The process around the requests: command-line errors, slow clients, and graceful
+//! shutdown on SIGTERM/SIGINT.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{BIN, Client, Server, pattern, site, write};
+
+/// Runs sandserve expecting it to refuse to start; returns its stderr.
+fn refuses(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_command_lines_get_one_line_and_exit_1() {
+    let site = site();
+    let root = site.root.to_str().unwrap();
+    let e = refuses(&["--root", "/no/such/dir", "--listen", "127.0.0.1:0"]);
+    assert!(e.contains("--root /no/such/dir"), "{e}");
+    let e = refuses(&["--root", root, "--listen", "not-an-address"]);
+    assert!(e.contains("--listen not-an-address"), "{e}");
+    let garbage = site.parent.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"this is not wasm").unwrap();
+    let e = refuses(&[
+        "--root",
+        root,
+        "--listen",
+        "127.0.0.1:0",
+        "--handler",
+        garbage.to_str().unwrap(),
+    ]);
+    assert!(e.contains("not a valid component"), "{e}");
+    // A valid, empty component: it exports no handler.
+    let empty = site.parent.path().join("empty.wasm");
+    std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
+    let e = refuses(&[
+        "--root",
+        root,
+        "--listen",
+        "127.0.0.1:0",
+        "--handler",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(e.contains("is not a handler of the sandserve world"), "{e}");
+    let e = refuses(&[
+        "--root",
+        root,
+        "--listen",
+        "127.0.0.1:0",
+        "--handler",
+        "/no/such.wasm",
+    ]);
+    assert!(e.contains("--handler /no/such.wasm"), "{e}");
+}
+
+#[test]
+fn an_address_in_use_is_a_clean_error() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    let addr = server.addr.to_string();
+    let e = refuses(&["--root", site.root.to_str().unwrap(), "--listen", &addr]);
+    assert!(e.contains("cannot bind"), "{e}");
+}
+
+#[test]
+fn a_head_that_never_completes_is_closed_after_the_timeout() {
+    let site = site();
+    let server = Server::start(&site.root, &["--header-timeout", "1"]);
+    let mut client = server.connect();
+    client.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n");
+    // The read timeout (10 s) would fail the test if the server kept waiting.
+    assert!(client.read_to_close().is_empty());
+    // An idle connection that sends nothing is closed too.
+    let mut idle = server.connect();
+    assert!(idle.read_to_close().is_empty());
+}
+
+#[test]
+fn shutdown_lets_an_in_flight_response_finish_and_exits_0() {
+    let site = site();
+    let big = pattern(32 << 20);
+    write(&site.root, "big.bin", &big);
+    let mut server = Server::start(&site.root, &[]);
+    let idle = server.connect();
+    let mut client = server.connect();
+    // Don't read yet: the response stalls in the socket buffers, in flight.
+    client.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are refused once the listener is closed.
+    assert!(
+        std::net::TcpStream::connect(server.addr).is_err(),
+        "still accepting"
+    );
+    let r = client.response(false);
+    assert!(r.body == big, "the in-flight response was cut short");
+    assert!(client.closed(), "connection should close after shutdown");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("did not exit");
+    assert!(status.success(), "{status}");
+    drop(idle);
+}
+
+#[test]
+fn sigint_stops_an_idle_server() {
+    let site = site();
+    let mut server = Server::start(&site.root, &[]);
+    let mut idle: Client = server.connect();
+    server.signal("INT");
+    assert!(idle.closed(), "idle keep-alive connection should be closed");
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("did not exit");
+    assert!(status.success(), "{status}");
+}
