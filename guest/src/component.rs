@@ -1,11 +1,20 @@
-//! The WIT glue, and the only module that sees the generated bindings: converts the
-//! WIT request into plain values, calls `handler::handle`, converts the answer back.
+//! The WIT glue, and the only module that sees generated bindings: converts the WIT
+//! request into plain values, calls `handler::handle`, converts the answer back; and
+//! gives the handler the root and the clock straight from WASI.
+//!
+//! Why not `std::fs` and `std::time`: through wasi-libc, one `metadata` call costs a
+//! `stat-at` *and* a `metadata-hash-at` (for an inode number we never read), and the
+//! libc layer brings some twenty more imports, each of which every fresh instance must
+//! link. Calling the two WASI functions we need keeps each instance small and cheap.
 
-use std::time::SystemTime;
+use std::io;
+use std::time::{Duration, SystemTime};
 
 use exports::sandserve::server::handler as wit;
+use wasip2::filesystem::types::{Descriptor, DescriptorType, ErrorCode, PathFlags};
 
-use crate::{Body, Chunk, DirRoot, FileRange, Policy, Response};
+use crate::root::{Kind, Meta, Root};
+use crate::{Body, Chunk, FileRange, Policy, Response};
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -21,14 +30,74 @@ impl wit::Guest for Component {
             serve_dotfiles: request.policy.serve_dotfiles,
             server_name: request.policy.server_name,
         };
-        let response = crate::handle(
-            &request.head,
-            &policy,
-            &DirRoot::sandbox(),
-            SystemTime::now(),
-        );
+        let response = crate::handle(&request.head, &policy, &SandboxRoot::new(), now());
         to_wit(response)
     }
+}
+
+/// The served root: the preopen mounted at `/`, opened on first use.
+struct SandboxRoot {
+    dir: std::cell::OnceCell<Option<Descriptor>>,
+}
+
+impl SandboxRoot {
+    fn new() -> Self {
+        SandboxRoot {
+            dir: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn dir(&self) -> io::Result<&Descriptor> {
+        self.dir
+            .get_or_init(|| {
+                wasip2::filesystem::preopens::get_directories()
+                    .into_iter()
+                    .find_map(|(dir, name)| (name == "/").then_some(dir))
+            })
+            .as_ref()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no preopen at /"))
+    }
+}
+
+impl Root for SandboxRoot {
+    fn stat(&self, rel: &str) -> io::Result<Meta> {
+        let rel = if rel.is_empty() { "." } else { rel };
+        // One `stat-at`, following symlinks; WASI refuses those that leave the root.
+        let stat = self
+            .dir()?
+            .stat_at(PathFlags::SYMLINK_FOLLOW, rel)
+            .map_err(io_error)?;
+        let kind = match stat.type_ {
+            DescriptorType::RegularFile => Kind::File,
+            DescriptorType::Directory => Kind::Dir,
+            _ => Kind::Other,
+        };
+        Ok(Meta {
+            kind,
+            len: stat.size,
+            modified: stat
+                .data_modification_timestamp
+                .map(|t| SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds)),
+        })
+    }
+}
+
+fn io_error(code: ErrorCode) -> io::Error {
+    let kind = match code {
+        ErrorCode::NoEntry => io::ErrorKind::NotFound,
+        ErrorCode::NotDirectory => io::ErrorKind::NotADirectory,
+        ErrorCode::Access | ErrorCode::NotPermitted => io::ErrorKind::PermissionDenied,
+        ErrorCode::NameTooLong | ErrorCode::Invalid | ErrorCode::IllegalByteSequence => {
+            io::ErrorKind::InvalidInput
+        }
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("{code:?}"))
+}
+
+fn now() -> SystemTime {
+    let t = wasip2::clocks::wall_clock::now();
+    SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds)
 }
 
 fn to_wit(response: Response) -> wit::Response {

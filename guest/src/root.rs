@@ -1,8 +1,8 @@
 //! The handler's read-only view of the served root.
 //!
-//! Inside the sandbox the root is the WASI preopen `/`, so plain `std::fs` calls on
-//! absolute paths reach it and nothing else; natively (in tests) it is any directory.
-//! The handler only ever asks for metadata: file bytes are streamed by the host.
+//! Inside the sandbox the root is the WASI preopen `/` (see `component`); natively, in
+//! tests, it is any directory (`DirRoot`). The handler only ever asks for metadata:
+//! file bytes are streamed by the host.
 
 use std::io;
 use std::path::PathBuf;
@@ -41,17 +41,10 @@ impl DirRoot {
     pub fn new(base: impl Into<PathBuf>) -> Self {
         DirRoot { base: base.into() }
     }
-
-    /// The root as the component sees it: its one preopen, mounted at `/`.
-    pub fn sandbox() -> Self {
-        DirRoot::new("/")
-    }
 }
 
 impl Root for DirRoot {
     fn stat(&self, rel: &str) -> io::Result<Meta> {
-        // One `stat-at` call on the preopen: metadata follows symlinks, and WASI
-        // refuses any that lead outside the root.
         let meta = std::fs::metadata(self.base.join(rel))?;
         let kind = if meta.is_file() {
             Kind::File

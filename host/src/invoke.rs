@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::engine::{EPOCH_TICK, Handler, wit};
+use crate::engine::{EPOCH_TICK, Handler, Sandserve, wit};
 
 /// What one instance's store holds: its WASI context and its limits.
 pub struct Sandbox {
@@ -49,13 +49,7 @@ impl Invoker {
     /// Calls the handler once, in an instance nobody else has seen or will see.
     pub async fn call(&self, request: &wit::Request) -> Result<wit::Response> {
         let mut store = self.store()?;
-        let instance = self
-            .handler
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)
-            .context("cannot instantiate the handler")?;
+        let instance = self.instantiate(&mut store).await?;
         let response = instance
             .sandserve_server_handler()
             .call_handle(&mut store, request)
@@ -65,7 +59,18 @@ impl Invoker {
         Ok(response)
     }
 
-    fn store(&self) -> Result<Store<Sandbox>> {
+    /// A fresh instance of the handler in `store` (public for the benchmarks).
+    pub async fn instantiate(&self, store: &mut Store<Sandbox>) -> Result<Sandserve> {
+        self.handler
+            .pre
+            .instantiate_async(store)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("cannot instantiate the handler")
+    }
+
+    /// A fresh store: WASI with only the root, read-only; limits; a deadline.
+    pub fn store(&self) -> Result<Store<Sandbox>> {
         // Guest file calls are metadata lookups of files that are almost always cached:
         // running them inline is several times faster than a trip through spawn_blocking.
         // It must be set before the preopen, which captures it.

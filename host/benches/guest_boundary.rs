@@ -1,0 +1,85 @@
+//! The cost of one request at the guest boundary, by phase: a fresh store (WASI context
+//! with the root preopened), instantiation from the pre-linked component, the `handle`
+//! call, and the whole round trip including dropping the store; plus the host's own
+//! steps around it (checking the response, opening the file).
+//!
+//! `cargo bench -p sandserve --bench guest_boundary`
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sandserve::config::HandlerSource;
+use sandserve::convert;
+use sandserve::engine::{Handler, wit};
+use sandserve::invoke::Invoker;
+
+fn boundary(c: &mut Criterion) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
+    let handler = Handler::load(&HandlerSource::BuiltIn, 64 << 20).unwrap();
+    let invoker = Invoker::new(
+        handler,
+        root.path().to_owned(),
+        Duration::from_secs(1),
+        64 << 20,
+    );
+    let dir =
+        cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
+    let policy = wit::Policy {
+        min_user_agent_len: 0,
+        serve_dotfiles: false,
+        server_name: "sandserve".into(),
+    };
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";
+    let request = convert::to_request(head, peer, 0, &policy);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut group = c.benchmark_group("guest_boundary");
+    group.bench_function("store_new_and_drop", |b| {
+        b.iter(|| drop(invoker.store().unwrap()))
+    });
+    group.bench_function("instantiate_and_drop", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut store = invoker.store().unwrap();
+                invoker.instantiate(&mut store).await.unwrap();
+            })
+        })
+    });
+    group.bench_function("full_request", |b| {
+        b.iter(|| rt.block_on(invoker.call(&request)).unwrap())
+    });
+    let response = rt.block_on(invoker.call(&request)).unwrap();
+    group.bench_function("host_check_and_open", |b| {
+        b.iter(|| convert::check(response.clone(), false, &dir).unwrap())
+    });
+    if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
+        let other = Handler::load(&HandlerSource::File(path.into()), 64 << 20).unwrap();
+        let other = Invoker::new(
+            other,
+            root.path().to_owned(),
+            Duration::from_secs(1),
+            64 << 20,
+        );
+        group.bench_function("other_instantiate_and_drop", |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut store = other.store().unwrap();
+                    other.instantiate(&mut store).await.unwrap();
+                })
+            })
+        });
+        group.bench_function("other_full_request", |b| {
+            b.iter(|| rt.block_on(other.call(&request)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, boundary);
+criterion_main!(benches);
