@@ -17,7 +17,7 @@ use sandserve::invoke::Invoker;
 fn boundary(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
-    let handler = Handler::load(&HandlerSource::BuiltIn, 64 << 20).unwrap();
+    let (handler, _) = Handler::load(&HandlerSource::BuiltIn, 64 << 20, None).unwrap();
     let invoker = Invoker::new(
         handler,
         root.path().to_owned(),
@@ -59,7 +59,7 @@ fn boundary(c: &mut Criterion) {
         b.iter(|| convert::check(response.clone(), false, &dir).unwrap())
     });
     if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
-        let other = Handler::load(&HandlerSource::File(path.into()), 64 << 20).unwrap();
+        let (other, _) = Handler::load(&HandlerSource::File(path.into()), 64 << 20, None).unwrap();
         let other = Invoker::new(
             other,
             root.path().to_owned(),
