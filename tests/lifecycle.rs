@@ -61,6 +61,61 @@ fn bad_command_lines_get_one_line_and_exit_1() {
 }
 
 #[test]
+fn the_compiled_handler_is_cached_and_a_bad_entry_is_ignored() {
+    let site = site();
+    let cache = site.parent.path().join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let first = Server::start(&site.root, &["--cache-dir", cache_arg]);
+    assert!(
+        first.log().contains("handler compiled in"),
+        "{}",
+        first.log()
+    );
+    drop(first);
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+
+    let second = Server::start(&site.root, &["--cache-dir", cache_arg]);
+    assert!(
+        second.log().contains("handler loaded from the cache"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(second.get("/a.txt").body, b"hello from a\n");
+    drop(second);
+
+    // A corrupted entry is a miss: the handler is compiled again and serves correctly.
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let third = Server::start(&site.root, &["--cache-dir", cache_arg]);
+    assert!(
+        third.log().contains("handler compiled in"),
+        "{}",
+        third.log()
+    );
+    assert_eq!(third.get("/a.txt").body, b"hello from a\n");
+    drop(third);
+
+    // A directory other users can write to is never trusted.
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let fourth = Server::start(&site.root, &["--cache-dir", cache_arg]);
+    assert!(
+        fourth.log().contains("handler compiled in"),
+        "{}",
+        fourth.log()
+    );
+    assert!(fourth.log().contains("not private"), "{}", fourth.log());
+}
+
+#[test]
 fn an_address_in_use_is_a_clean_error() {
     let site = site();
     let server = Server::start(&site.root, &[]);

@@ -50,6 +50,13 @@ pub struct Args {
     /// Connections served at once; further ones wait in the listen backlog.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
+    /// Where compiled handlers are cached between starts
+    /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the handler at every start instead of caching it.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Do not log a line per request.
     #[arg(long, short)]
     pub quiet: bool,
@@ -80,6 +87,8 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+    /// Compiled-handler cache; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
     pub access_log: bool,
 }
 
@@ -135,6 +144,11 @@ impl Config {
             keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             max_connections: args.max_connections,
+            cache_dir: if args.no_cache {
+                None
+            } else {
+                args.cache_dir.or_else(crate::cache::default_dir)
+            },
             access_log: !args.quiet,
         })
     }

@@ -9,9 +9,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::cache::{self, Origin};
 use crate::config::HandlerSource;
 use crate::invoke::Sandbox;
 
@@ -47,13 +48,22 @@ pub struct Handler {
 impl Handler {
     /// Compiles and links the handler; fails (with the file named) when the component is
     /// not a component, or is not of the `sandserve` world.
-    pub fn load(source: &HandlerSource, memory_limit: usize) -> Result<Handler> {
+    /// `cache`: where compiled handlers are kept between starts (`None`: compile).
+    pub fn load(
+        source: &HandlerSource,
+        memory_limit: usize,
+        cache: Option<&Path>,
+    ) -> Result<(Handler, Origin)> {
         let engine = engine(memory_limit)?;
-        let component = match source {
-            HandlerSource::BuiltIn => Component::new(&engine, BUILT_IN_HANDLER)
-                .map_err(anyhow::Error::from)
-                .context("the built-in handler does not compile")?,
-            HandlerSource::File(path) => compile_file(&engine, path)?,
+        let (component, origin) = match source {
+            HandlerSource::BuiltIn => cache::component(&engine, BUILT_IN_HANDLER, cache)
+                .context("the built-in handler")?,
+            HandlerSource::File(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("--handler {}: cannot read", path.display()))?;
+                cache::component(&engine, &bytes, cache)
+                    .with_context(|| format!("--handler {}", path.display()))?
+            }
         };
         let mut linker = Linker::<Sandbox>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
@@ -67,20 +77,13 @@ impl Handler {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{name} is not a handler of the sandserve world"))?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Handler {
+        let handler = Handler {
             engine,
             pre,
             _ticker: ticker,
-        })
+        };
+        Ok((handler, origin))
     }
-}
-
-fn compile_file(engine: &wasmtime::Engine, path: &Path) -> Result<Component> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("--handler {}: cannot read", path.display()))?;
-    Component::new(engine, &bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("--handler {}: not a valid component", path.display()))
 }
 
 fn engine(memory_limit: usize) -> Result<wasmtime::Engine> {

@@ -5,7 +5,7 @@
 //! - `connection` — frames the raw request head (keep-alive, pipelining, timeouts);
 //! - `convert`    — wraps the head and peer into the WIT request;
 //! - `invoke`     — a fresh store and instance of the handler, one `handle` call;
-//!   (`engine` compiled and linked that handler once, at start-up)
+//!   (`engine` compiled — or `cache` loaded — and linked that handler once, at start)
 //! - `convert`    — checks the guest's response head and body against the request;
 //! - `body`       — opens the named files confined to the root and streams them;
 //!
@@ -13,6 +13,7 @@
 //! the command line into a checked `Config`; `shutdown` waits for SIGINT/SIGTERM.
 
 pub mod body;
+pub mod cache;
 pub mod config;
 pub mod connection;
 pub mod convert;

@@ -30,15 +30,17 @@ fn start(args: Args) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let shutdown = sandserve::shutdown::signal_received()?;
-        let shared = Arc::new(Shared::new(&config)?);
+        // Bind first: an address in use should fail before the handler is compiled.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+        let shared = Arc::new(Shared::new(&config)?);
         let addr = listener.local_addr()?;
         eprintln!(
-            "sandserve: serving {} on http://{addr}/ with {} workers",
+            "sandserve: serving {} on http://{addr}/ with {} workers ({})",
             config.root.display(),
-            config.workers
+            config.workers,
+            shared.handler_origin
         );
         sandserve::run(listener, shared, shutdown).await
     })

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cache::Origin;
 use crate::config::Config;
 use crate::convert::{self, Checked};
 use crate::engine::{Handler, wit};
@@ -37,12 +38,27 @@ pub struct Shared {
     policy: wit::Policy,
     pub limits: Limits,
     access_log: bool,
+    /// How the handler was obtained and how long it took, for the start-up line.
+    pub handler_origin: String,
 }
 
 impl Shared {
     /// Builds the sandboxed handler and everything around it from the configuration.
     pub fn new(config: &Config) -> Result<Shared> {
-        let handler = Handler::load(&config.handler, config.handler_memory)?;
+        let started = Instant::now();
+        let (handler, origin) = Handler::load(
+            &config.handler,
+            config.handler_memory,
+            config.cache_dir.as_deref(),
+        )?;
+        let handler_origin = format!(
+            "handler {} in {} ms",
+            match origin {
+                Origin::Compiled => "compiled",
+                Origin::Cached => "loaded from the cache",
+            },
+            started.elapsed().as_millis()
+        );
         let root = Dir::open_ambient_dir(&config.root, cap_std::ambient_authority())
             .with_context(|| format!("cannot open the root {}", config.root.display()))?;
         Ok(Shared {
@@ -65,6 +81,7 @@ impl Shared {
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
+            handler_origin,
         })
     }
 

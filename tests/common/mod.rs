@@ -30,10 +30,18 @@ pub struct Server {
 impl Server {
     /// Starts `sandserve --root ROOT --listen 127.0.0.1:0 ARGS...` and waits for its URL.
     pub fn start(root: &Path, args: &[&str]) -> Server {
+        // One compiled-handler cache for all tests, unless a test brings its own.
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandserve-cache");
+        let cache_args: Vec<&std::ffi::OsStr> = if args.iter().any(|a| a.contains("cache")) {
+            Vec::new()
+        } else {
+            vec!["--cache-dir".as_ref(), cache.as_os_str()]
+        };
         let mut child = Command::new(BIN)
             .arg("--root")
             .arg(root)
             .args(["--listen", "127.0.0.1:0"])
+            .args(cache_args)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

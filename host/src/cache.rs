@@ -1,0 +1,138 @@
+//! The compiled-handler cache: Cranelift compiles a component once per component and
+//! engine configuration; later starts load the machine code in milliseconds.
+//!
+//! An entry is named by the SHA-256 of the component's bytes and of the engine's
+//! compatibility hash, so a changed handler, wasmtime version or engine setting is a
+//! miss, never a stale hit. Loading machine code is trusting it, so the directory must
+//! be ours and closed to others, each file ends with the SHA-256 of its contents
+//! (a torn or corrupted file is a miss), and files are written whole then renamed.
+
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// How the component was obtained, for the start-up line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Compiled,
+    Cached,
+}
+
+/// The default cache directory: `$XDG_CACHE_HOME/sandserve`, else `~/.cache/sandserve`.
+pub fn default_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("sandserve"))
+}
+
+/// The component for `bytes`: from the cache in `dir` when it holds a sound entry,
+/// otherwise compiled (and stored, if it can be; a cache that cannot be written only
+/// costs the next start its time, so that is a warning, not an error).
+pub fn component(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<(Component, Origin)> {
+    let Some(dir) = dir else {
+        return Ok((compile(engine, bytes)?, Origin::Compiled));
+    };
+    let entry = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    if let Some(component) = load(engine, dir, &entry) {
+        return Ok((component, Origin::Cached));
+    }
+    let component = compile(engine, bytes)?;
+    if let Err(e) = store(dir, &entry, &component) {
+        eprintln!("sandserve: warning: not caching the compiled handler: {e:#}");
+    }
+    Ok((component, Origin::Compiled))
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
+    Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .context("not a valid component")
+}
+
+/// Hex SHA-256 of the component and of everything the engine says makes compiled code
+/// incompatible (wasmtime version, target, settings).
+fn key(engine: &Engine, bytes: &[u8]) -> String {
+    struct Sha(Sha256);
+    impl Hasher for Sha {
+        fn finish(&self) -> u64 {
+            unreachable!("only written to")
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = Sha(Sha256::new());
+    hasher.write(bytes);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex(&hasher.0.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A sound entry, or `None` for any kind of miss.
+fn load(engine: &Engine, dir: &Path, entry: &Path) -> Option<Component> {
+    check_private(dir).ok()?;
+    let mut data = fs::read(entry).ok()?;
+    let split = data.len().checked_sub(32)?;
+    let (artifact, checksum) = data.split_at(split);
+    if Sha256::digest(artifact).as_slice() != checksum {
+        return None;
+    }
+    data.truncate(split);
+    // SAFETY: `deserialize` runs the machine code it is given. These bytes are what
+    // `store` wrote: the directory is ours and closed to other users, and the checksum
+    // proves the file whole. wasmtime itself rejects an artifact from another version
+    // or configuration.
+    unsafe { Component::deserialize(engine, &data) }.ok()
+}
+
+fn store(dir: &Path, entry: &Path, component: &Component) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    check_private(dir)?;
+    let mut artifact = component.serialize().map_err(anyhow::Error::from)?;
+    let checksum = Sha256::digest(&artifact);
+    artifact.extend_from_slice(&checksum);
+    let temp = entry.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .with_context(|| format!("cannot write {}", temp.display()))?;
+    let written = file.write_all(&artifact).and_then(|()| file.sync_all());
+    if let Err(e) = written.and_then(|()| fs::rename(&temp, entry)) {
+        let _ = fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("cannot write {}", entry.display()));
+    }
+    Ok(())
+}
+
+/// The directory must belong to us and be writable by nobody else.
+fn check_private(dir: &Path) -> Result<()> {
+    let meta = fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let uid = rustix::process::geteuid().as_raw();
+    if meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        bail!(
+            "{} is not private to this user (owner {}, mode {:o})",
+            dir.display(),
+            meta.uid(),
+            meta.mode() & 0o777
+        );
+    }
+    Ok(())
+}
