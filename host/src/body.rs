@@ -16,8 +16,10 @@ use tokio::net::TcpStream;
 use crate::engine::wit;
 
 /// Bodies up to this size are read into memory and written together with the head
-/// (one syscall instead of several); larger ones are sent with `sendfile`.
-pub const COALESCE_LIMIT: u64 = 64 * 1024;
+/// (one syscall instead of several); larger ones are sent with `sendfile`, which copies
+/// nothing through user space. Measured: at 64 KiB, reading and writing costs more
+/// than the extra syscall (BENCHMARKS.md).
+pub const COALESCE_LIMIT: u64 = 16 * 1024;
 /// Most pieces a body may have (multipart responses); the guest caps its own well below.
 pub const MAX_PIECES: usize = 1024;
 
@@ -179,9 +181,17 @@ pub async fn send(stream: &mut TcpStream, head: &[u8], plan: &Plan) -> io::Resul
         first.extend_from_slice(bytes);
         rest.next();
     }
-    stream.write_all(&first).await?;
-    for piece in rest {
+    if rest.peek().is_none() {
+        stream.write_all(&first).await?;
+        return Ok(head.len() as u64 + plan.len);
+    }
+    // More follows: MSG_MORE lets the kernel put the head in the same segment as the
+    // start of the file instead of sending a small packet of its own (nginx's
+    // tcp_nopush does the same with TCP_CORK).
+    write_more(stream, &first).await?;
+    while let Some(piece) = rest.next() {
         match piece {
+            Piece::Bytes(bytes) if rest.peek().is_some() => write_more(stream, bytes).await?,
             Piece::Bytes(bytes) => stream.write_all(bytes).await?,
             Piece::File {
                 file,
@@ -191,6 +201,22 @@ pub async fn send(stream: &mut TcpStream, head: &[u8], plan: &Plan) -> io::Resul
         }
     }
     Ok(head.len() as u64 + plan.len)
+}
+
+/// `send(2)` with MSG_MORE until all of `bytes` is out.
+async fn write_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+        });
+        match sent {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// `sendfile(2)` until `length` bytes are out, waiting for the socket when it is full.
