@@ -91,7 +91,7 @@ async fn serve_requests(
         buf.drain(..head_len);
         index = index.saturating_add(1);
         if reply.close || shutdown.is_cancelled() {
-            return linger_close(stream).await;
+            return close(stream, !buf.is_empty()).await;
         }
     }
 }
@@ -174,6 +174,19 @@ fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     }
     *scanned = buf.len();
     None
+}
+
+/// Closes after a response. When the client sent more than we read (`unread`, or bytes
+/// already waiting in the socket), lingers: closing with unread data would reset the
+/// connection and could destroy the response before the client reads it. Otherwise
+/// (a plain request that asked to close) the close is immediate, as nginx does.
+async fn close(stream: &mut TcpStream, unread: bool) -> std::io::Result<()> {
+    let mut probe = [0u8; 1];
+    let pending = matches!(stream.try_read(&mut probe), Ok(n) if n > 0);
+    if unread || pending {
+        return linger_close(stream).await;
+    }
+    stream.shutdown().await
 }
 
 /// Half-closes, then drains what the client still sends (bounded in time), then closes.
