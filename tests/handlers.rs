@@ -90,3 +90,33 @@ fn a_looping_handler_is_stopped_by_its_deadline() {
     );
     assert_500(&server, "/loop", "\"GET /loop HTTP/1.1\": 500");
 }
+
+#[test]
+fn every_request_gets_a_fresh_instance() {
+    let (_site, server) = hostile();
+    // On one keep-alive connection and on new ones: a reused instance would count up.
+    let mut client = server.connect();
+    for _ in 0..3 {
+        client.send(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            client.response(false).text(),
+            "requests seen by this instance: 1\n"
+        );
+    }
+    assert_eq!(
+        server.get("/count").text(),
+        "requests seen by this instance: 1\n"
+    );
+}
+
+#[test]
+fn the_sandbox_has_no_environment_no_writes_and_nothing_above_the_root() {
+    let (site, server) = hostile();
+    assert_eq!(server.get("/env").text(), "environment variables: 0\n");
+    let write = server.get("/write").text();
+    assert!(write.starts_with("write: refused"), "{write}");
+    assert!(!site.root.join("written-by-guest.txt").exists());
+    let read = server.get("/read-escape").text();
+    assert!(read.starts_with("read-escape: refused"), "{read}");
+    assert!(!read.contains(SECRET));
+}

@@ -116,6 +116,22 @@ fn the_compiled_handler_is_cached_and_a_bad_entry_is_ignored() {
 }
 
 #[test]
+fn workers_flag_sets_the_thread_count() {
+    let site = site();
+    for workers in ["1", "3"] {
+        let server = Server::start(&site.root, &["--workers", workers]);
+        assert!(
+            server.log().contains(&format!("with {workers} workers")),
+            "{}",
+            server.log()
+        );
+        assert_eq!(server.get("/a.txt").body, b"hello from a\n");
+    }
+    let e = refuses(&["--root", site.root.to_str().unwrap(), "--workers", "0"]);
+    assert!(e.contains("--workers 0"), "{e}");
+}
+
+#[test]
 fn an_address_in_use_is_a_clean_error() {
     let site = site();
     let server = Server::start(&site.root, &[]);
