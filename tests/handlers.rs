@@ -120,3 +120,34 @@ fn the_sandbox_has_no_environment_no_writes_and_nothing_above_the_root() {
     assert!(read.starts_with("read-escape: refused"), "{read}");
     assert!(!read.contains(SECRET));
 }
+
+#[test]
+fn a_looping_handler_does_not_hold_up_other_requests() {
+    let site = site();
+    // One worker thread, and a deadline long enough to answer others meanwhile.
+    let server = Server::start(
+        &site.root,
+        &[
+            "--handler",
+            HOSTILE_WASM,
+            "--workers",
+            "1",
+            "--handler-timeout-ms",
+            "3000",
+        ],
+    );
+    let mut looping = server.connect();
+    looping.send(b"GET /loop HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(server.get("/other").text(), "hostile fixture saw /other\n");
+    // Served while the loop still runs: its answer has not come yet.
+    looping.stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let pending = std::io::Read::read(&mut looping.stream, &mut byte);
+    assert!(
+        matches!(&pending, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the looping request was already answered: {pending:?}"
+    );
+    looping.stream.set_nonblocking(false).unwrap();
+    assert_eq!(looping.response(false).status, 500);
+}

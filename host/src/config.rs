@@ -38,7 +38,8 @@ pub struct Args {
     /// Memory one handler instance may use, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub handler_memory_mib: usize,
-    /// Time a client has to send a complete request head once it has started one, in s.
+    /// Time a client has to send a complete request head: from connecting for the first
+    /// request, from its first byte for later ones, in s.
     #[arg(long, default_value_t = 10, value_name = "S")]
     pub header_timeout: u64,
     /// Time an idle keep-alive connection is kept open, in s.
