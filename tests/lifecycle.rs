@@ -26,37 +26,26 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     assert!(e.contains("--root /no/such/dir"), "{e}");
     let e = refuses(&["--root", root, "--listen", "not-an-address"]);
     assert!(e.contains("--listen not-an-address"), "{e}");
+    let with_handler = |handler: &str| {
+        refuses(&[
+            "--root",
+            root,
+            "--listen",
+            "127.0.0.1:0",
+            "--handler",
+            handler,
+        ])
+    };
     let garbage = site.parent.path().join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm").unwrap();
-    let e = refuses(&[
-        "--root",
-        root,
-        "--listen",
-        "127.0.0.1:0",
-        "--handler",
-        garbage.to_str().unwrap(),
-    ]);
+    let e = with_handler(garbage.to_str().unwrap());
     assert!(e.contains("not a valid component"), "{e}");
     // A valid, empty component: it exports no handler.
     let empty = site.parent.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
-    let e = refuses(&[
-        "--root",
-        root,
-        "--listen",
-        "127.0.0.1:0",
-        "--handler",
-        empty.to_str().unwrap(),
-    ]);
+    let e = with_handler(empty.to_str().unwrap());
     assert!(e.contains("is not a handler of the sandserve world"), "{e}");
-    let e = refuses(&[
-        "--root",
-        root,
-        "--listen",
-        "127.0.0.1:0",
-        "--handler",
-        "/no/such.wasm",
-    ]);
+    let e = with_handler("/no/such.wasm");
     assert!(e.contains("--handler /no/such.wasm"), "{e}");
 }
 
