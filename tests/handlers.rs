@@ -151,3 +151,27 @@ fn a_looping_handler_does_not_hold_up_other_requests() {
     looping.stream.set_nonblocking(false).unwrap();
     assert_eq!(looping.response(false).status, 500);
 }
+
+#[test]
+fn reuse_is_opt_in_and_bounded() {
+    let site = site();
+    let server = Server::start(
+        &site.root,
+        &["--handler", HOSTILE_WASM, "--reuse-instances", "3"],
+    );
+    let mut client = server.connect();
+    let mut counts = Vec::new();
+    for _ in 0..7 {
+        client.send(b"GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+        counts.push(client.response(false).text());
+    }
+    let seen: Vec<&str> = counts
+        .iter()
+        .map(|t| t.trim().rsplit(' ').next().unwrap())
+        .collect();
+    // One request at a time on one connection: the same instance serves three, then a
+    // fresh one takes over.
+    assert_eq!(seen, ["1", "2", "3", "1", "2", "3", "1"]);
+    // An instance that trapped is never reused.
+    assert_500(&server, "/trap", "\"GET /trap HTTP/1.1\": 500");
+}

@@ -23,6 +23,7 @@ fn boundary(c: &mut Criterion) {
         root.path().to_owned(),
         Duration::from_secs(1),
         64 << 20,
+        1,
     );
     let dir =
         cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
@@ -65,6 +66,7 @@ fn boundary(c: &mut Criterion) {
             root.path().to_owned(),
             Duration::from_secs(1),
             64 << 20,
+            1,
         );
         group.bench_function("other_instantiate_and_drop", |b| {
             b.iter(|| {

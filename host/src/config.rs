@@ -38,6 +38,11 @@ pub struct Args {
     /// Memory one handler instance may use, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub handler_memory_mib: usize,
+    /// Let one handler instance serve up to N requests, one after the other (opt-in; 1,
+    /// the default, is a fresh instance per request). Faster, but state in the
+    /// instance's memory then survives from one request to the next: see BENCHMARKS.md.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub reuse_instances: u32,
     /// Time a client has to send a complete request head: from connecting for the first
     /// request, from its first byte for later ones, in s.
     #[arg(long, default_value_t = 10, value_name = "S")]
@@ -84,6 +89,8 @@ pub struct Config {
     pub handler_timeout: Duration,
     /// Bytes of linear memory one instance may use.
     pub handler_memory: usize,
+    /// Requests one instance may serve (1: a fresh instance per request).
+    pub reuse_instances: u32,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -129,6 +136,9 @@ impl Config {
                 args.handler_memory_mib
             );
         }
+        if args.reuse_instances == 0 {
+            bail!("--reuse-instances 0: must be at least 1 (1 = a fresh instance per request)");
+        }
         if args.handler_timeout_ms == 0 {
             bail!("--handler-timeout-ms 0: must be at least 1 ms");
         }
@@ -141,6 +151,7 @@ impl Config {
             serve_dotfiles: args.serve_dotfiles,
             handler_timeout: Duration::from_millis(args.handler_timeout_ms),
             handler_memory: args.handler_memory_mib << 20,
+            reuse_instances: args.reuse_instances,
             header_timeout: Duration::from_secs(args.header_timeout),
             keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),

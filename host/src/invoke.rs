@@ -1,7 +1,12 @@
 //! One request in the sandbox: a fresh store with a read-only preopen of the root, a
 //! memory cap and a deadline; an instance from the pre-linked handler; one `handle` call.
+//!
+//! By default every request gets its own instance. `--reuse-instances N` (opt-in) lets
+//! an instance serve up to N requests one after the other; what can then leak from one
+//! request to the next is spelled out on `Invoker::call`.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,6 +21,8 @@ pub struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
+    /// Epoch ticks the current call has run for.
+    ticks: u64,
 }
 
 impl WasiView for Sandbox {
@@ -27,35 +34,88 @@ impl WasiView for Sandbox {
     }
 }
 
-/// Runs requests through fresh instances of one handler.
+/// An instance kept for further requests (`--reuse-instances` above 1).
+struct Warm {
+    store: Store<Sandbox>,
+    instance: Sandserve,
+    uses: u32,
+}
+
+/// Most idle instances kept for reuse; more are dropped.
+const MAX_IDLE: usize = 64;
+
+/// Runs requests through instances of one handler.
 pub struct Invoker {
     handler: Handler,
     root: PathBuf,
     deadline_ticks: u64,
     memory_limit: usize,
+    /// Requests one instance may serve: 1 is a fresh instance for every request.
+    reuse: u32,
+    idle: Mutex<Vec<Warm>>,
 }
 
 impl Invoker {
-    pub fn new(handler: Handler, root: PathBuf, timeout: Duration, memory_limit: usize) -> Invoker {
+    pub fn new(
+        handler: Handler,
+        root: PathBuf,
+        timeout: Duration,
+        memory_limit: usize,
+        reuse: u32,
+    ) -> Invoker {
         let deadline_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Invoker {
             handler,
             root,
             deadline_ticks,
             memory_limit,
+            reuse: reuse.max(1),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
-    /// Calls the handler once, in an instance nobody else has seen or will see.
+    /// Calls the handler once. By default in an instance nobody else has seen or will
+    /// see. With reuse, the instance may have served earlier requests and may serve
+    /// later ones, so these can leak between requests: everything in the instance's
+    /// linear memory (its heap, including freed buffers that held earlier request
+    /// heads; its globals and statics), WASI resources the guest left open, and the
+    /// position in WASI's random streams. Never shared: instances themselves (one
+    /// request at a time), the deadline (per call) and the memory cap (per instance).
+    /// An instance whose call failed or trapped is dropped, never reused.
     pub async fn call(&self, request: &wit::Request) -> Result<wit::Response> {
-        let mut store = self.store()?;
-        let instance = self.instantiate(&mut store).await?;
-        let response = instance
+        let warm = if self.reuse > 1 {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        } else {
+            None
+        };
+        let mut warm = match warm {
+            Some(warm) => warm,
+            None => {
+                let mut store = self.store()?;
+                let instance = self.instantiate(&mut store).await?;
+                Warm {
+                    store,
+                    instance,
+                    uses: 0,
+                }
+            }
+        };
+        warm.store.data_mut().ticks = 0;
+        warm.store.set_epoch_deadline(1);
+        let response = warm
+            .instance
             .sandserve_server_handler()
-            .call_handle(&mut store, request)
+            .call_handle(&mut warm.store, request)
             .await
             .map_err(anyhow::Error::from)
             .context("the handler failed")?;
+        warm.uses += 1;
+        if warm.uses < self.reuse {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(warm);
+            }
+        }
         Ok(response)
     }
 
@@ -93,6 +153,7 @@ impl Invoker {
                 wasi,
                 table: ResourceTable::new(),
                 limits,
+                ticks: 0,
             },
         );
         store.limiter(|sandbox| &mut sandbox.limits);
@@ -100,11 +161,11 @@ impl Invoker {
         // a guest that loops does not hold its worker thread; once its time is up, it
         // is interrupted (a trap, so a 500).
         let budget = self.deadline_ticks;
-        let mut ticks = 0;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            ticks += 1;
-            Ok(if ticks >= budget {
+        store.epoch_deadline_callback(move |mut store| {
+            let ticks = &mut store.data_mut().ticks;
+            *ticks += 1;
+            Ok(if *ticks >= budget {
                 UpdateDeadline::Interrupt
             } else {
                 UpdateDeadline::Yield(1)

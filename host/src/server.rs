@@ -67,6 +67,7 @@ impl Shared {
                 config.root.clone(),
                 config.handler_timeout,
                 config.handler_memory,
+                config.reuse_instances,
             ),
             root,
             policy: wit::Policy {
