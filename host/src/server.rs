@@ -91,10 +91,9 @@ impl Shared {
     pub async fn respond(&self, head: &[u8], peer: SocketAddr, index: u32) -> Checked {
         let request = convert::to_request(head, peer, index, &self.policy);
         let head_request = head.starts_with(b"HEAD ");
-        let checked = match self.invoker.call(&request).await {
-            Ok(response) => convert::check(response, head_request, &self.root),
-            Err(e) => Err(e),
-        };
+        let checked = self.invoker.call(&request).await;
+        let checked =
+            checked.and_then(|response| convert::check(response, head_request, &self.root));
         checked.unwrap_or_else(|e| {
             eprintln!("sandserve: {peer} \"{}\": 500: {e:#}", request_line(head));
             convert::error_response(500)
@@ -123,11 +122,10 @@ fn request_line(head: &[u8]) -> String {
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or_default();
-    let text: String = String::from_utf8_lossy(&line[..line.len().min(200)])
+    String::from_utf8_lossy(&line[..line.len().min(200)])
         .chars()
         .flat_map(char::escape_debug)
-        .collect();
-    text
+        .collect()
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets each
