@@ -8,7 +8,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use sandserve::config::HandlerSource;
 use sandserve::convert;
 use sandserve::engine::{Handler, wit};
@@ -44,17 +45,7 @@ fn boundary(c: &mut Criterion) {
     group.bench_function("store_new_and_drop", |b| {
         b.iter(|| drop(invoker.store().unwrap()))
     });
-    group.bench_function("instantiate_and_drop", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let mut store = invoker.store().unwrap();
-                invoker.instantiate(&mut store).await.unwrap();
-            })
-        })
-    });
-    group.bench_function("full_request", |b| {
-        b.iter(|| rt.block_on(invoker.call(&request)).unwrap())
-    });
+    bench_invoker(&mut group, &rt, "", &invoker, &request);
     let response = rt.block_on(invoker.call(&request)).unwrap();
     group.bench_function("host_check_and_open", |b| {
         b.iter(|| convert::check(response.clone(), false, &dir).unwrap())
@@ -68,19 +59,30 @@ fn boundary(c: &mut Criterion) {
             64 << 20,
             1,
         );
-        group.bench_function("other_instantiate_and_drop", |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let mut store = other.store().unwrap();
-                    other.instantiate(&mut store).await.unwrap();
-                })
-            })
-        });
-        group.bench_function("other_full_request", |b| {
-            b.iter(|| rt.block_on(other.call(&request)).unwrap())
-        });
+        bench_invoker(&mut group, &rt, "other_", &other, &request);
     }
     group.finish();
+}
+
+/// Instantiate-and-drop, and a whole request, for one handler.
+fn bench_invoker(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    prefix: &str,
+    invoker: &Invoker,
+    request: &wit::Request,
+) {
+    group.bench_function(format!("{prefix}instantiate_and_drop"), |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut store = invoker.store().unwrap();
+                invoker.instantiate(&mut store).await.unwrap();
+            })
+        })
+    });
+    group.bench_function(format!("{prefix}full_request"), |b| {
+        b.iter(|| rt.block_on(invoker.call(request)).unwrap())
+    });
 }
 
 criterion_group!(benches, boundary);
