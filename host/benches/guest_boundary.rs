@@ -1,7 +1,8 @@
 //! The cost of one request at the guest boundary, by phase: a fresh store (WASI context
 //! with the root preopened), instantiation from the pre-linked component, the `handle`
 //! call, and the whole round trip including dropping the store; plus the host's own
-//! steps around it (checking the response, opening the file).
+//! steps around it (checking the response, opening the file), and the floor: the least a
+//! fresh instance of any component costs on the same engine.
 //!
 //! `cargo bench -p sandserve --bench guest_boundary`
 
@@ -50,6 +51,7 @@ fn boundary(c: &mut Criterion) {
     group.bench_function("host_check_and_open", |b| {
         b.iter(|| convert::check(response.clone(), false, &dir).unwrap())
     });
+    floor(&mut group, &rt, &invoker);
     if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
         let (other, _) = Handler::load(&HandlerSource::File(path.into()), 64 << 20, None).unwrap();
         let other = Invoker::new(
@@ -82,6 +84,41 @@ fn bench_invoker(
     });
     group.bench_function(format!("{prefix}full_request"), |b| {
         b.iter(|| rt.block_on(invoker.call(request)).unwrap())
+    });
+}
+
+/// The least a fresh instance can cost on this engine: a component of one core module
+/// with no imports whose export returns its argument, in a store with no WASI context.
+/// What the real handler costs above this is what our contract and guest add.
+fn floor(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    invoker: &Invoker,
+) {
+    const WAT: &str = r#"(component
+        (core module $m
+            (memory (export "memory") 1)
+            (func (export "echo") (param i32) (result i32) local.get 0))
+        (core instance $i (instantiate $m))
+        (func (export "echo") (param "x" u32) (result u32) (canon lift (core func $i "echo"))))"#;
+    let engine = invoker.engine();
+    let component =
+        wasmtime::component::Component::new(engine, wat::parse_str(WAT).unwrap()).unwrap();
+    let pre = wasmtime::component::Linker::<()>::new(engine)
+        .instantiate_pre(&component)
+        .unwrap();
+    group.bench_function("floor_empty_component", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut store = wasmtime::Store::new(engine, ());
+                store.set_epoch_deadline(1_000_000);
+                let instance = pre.instantiate_async(&mut store).await.unwrap();
+                let echo = instance
+                    .get_typed_func::<(u32,), (u32,)>(&mut store, "echo")
+                    .unwrap();
+                echo.call_async(&mut store, (7,)).await.unwrap()
+            })
+        })
     });
 }
 

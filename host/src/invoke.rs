@@ -129,6 +129,11 @@ impl Invoker {
             .context("cannot instantiate the handler")
     }
 
+    /// The engine the handler runs on (public for the benchmarks).
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.handler.engine
+    }
+
     /// A fresh store: WASI with only the root, read-only; limits; a deadline.
     pub fn store(&self) -> Result<Store<Sandbox>> {
         // Guest file calls are metadata lookups of files that are almost always cached:
