@@ -158,3 +158,106 @@ fn method_not_allowed_keeps_a_clean_connection_open() {
     assert_eq!(client.response(false).status, 405);
     assert_eq!(client.response(false).body, b"hello from a\n");
 }
+
+#[test]
+fn obfuscated_framing_and_control_bytes_are_refused() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    for raw in [
+        // Transfer-Encoding twice, or chunked not last
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        // signed, negative, listed, padded-with-garbage Content-Length
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\n",
+        // a bare CR inside the request line; control bytes and DEL in values and names
+        "GET /a.txt HTTP/1.1\rHost: x\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: a\x7fb\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX\x01Y: a\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer\0Encoding: chunked\r\n\r\n",
+        // whitespace tricks around the field name
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\t: chunked\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n Transfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_rejected_and_closed(&server, raw.as_bytes(), 400);
+    }
+    // CONNECT is not served (405 with Allow), and what its client sends next may be
+    // tunnel bytes, so they are never read as requests either.
+    assert_rejected_and_closed(
+        &server,
+        b"CONNECT a.txt:443 HTTP/1.1\r\nHost: a.txt:443\r\n\r\n",
+        405,
+    );
+}
+
+#[test]
+fn chunked_with_optional_whitespace_is_still_chunked() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    // ` chunked` and `\tchunked` are the same coding (OWS): the body, which holds a
+    // request, is never taken for one; the connection closes after the answer.
+    for te in [" chunked", "\tchunked", "CHUNKED"] {
+        let smuggled = "GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        let raw = format!(
+            "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:{te}\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
+            smuggled.len()
+        );
+        let out = server.exchange(raw.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(count_responses(&out), 1, "{te:?}: {text}");
+        assert!(text.contains("hello from a"), "{te:?}: {text}");
+        assert!(!text.contains("hello from b"), "{te:?}: {text}");
+        assert!(text.contains("Connection: close\r\n"), "{te:?}: {text}");
+    }
+}
+
+#[test]
+fn over_long_methods_and_field_lines() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    // RFC 9112 §3.1: a method longer than any we implement is a 501.
+    let method = format!("{} /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "GET".repeat(2000));
+    assert_rejected_and_closed(&server, method.as_bytes(), 501);
+    // One field line over 8 KiB (name or value), inside the 16 KiB head: 431.
+    let name = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n{}: v\r\n\r\n",
+        "N".repeat(9000)
+    );
+    assert_rejected_and_closed(&server, name.as_bytes(), 431);
+    let value = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "v".repeat(9000)
+    );
+    assert_rejected_and_closed(&server, value.as_bytes(), 431);
+    // Just under the limit is fine.
+    let fits = format!(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "v".repeat(8000)
+    );
+    let out = server.exchange(
+        format!("{fits}")
+            .replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200 "));
+}
+
+#[test]
+fn bare_lf_requests_are_served_and_nothing_follows_a_rejected_one() {
+    let site = site();
+    let server = Server::start(&site.root, &[]);
+    // RFC 9112 §2.2 lets a server accept a bare LF as the line end.
+    let mut client = server.connect();
+    client.send(b"GET /a.txt HTTP/1.1\nHost: x\n\nGET /b.txt HTTP/1.1\nHost: x\n\n");
+    assert_eq!(client.response(false).body, b"hello from a\n");
+    assert_eq!(client.response(false).body, b"hello from b\n");
+    // Pipelined behind a request that is refused, even a valid request is never served.
+    let out = server.exchange(
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n\
+          GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(count_responses(&out), 1);
+    assert!(!String::from_utf8_lossy(&out).contains("hello from b"));
+}

@@ -26,8 +26,11 @@ fn handler_flag_runs_another_component() {
 }
 
 /// `path` must get a 500 that closes the connection, with `reason` in the log; a new
-/// connection right after is served normally.
+/// connection right after is served normally; and the server's resident memory is back
+/// near where it was (within 4 MiB: allocator noise, not a leaked instance).
 fn assert_500(server: &Server, path: &str, reason: &str) {
+    server.get("/warm-up");
+    let before = server.rss_kib();
     let mut client = server.connect();
     client.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     let r = client.response(false);
@@ -41,6 +44,11 @@ fn assert_500(server: &Server, path: &str, reason: &str) {
         "{path}: no {reason:?} in the log:\n{log}"
     );
     assert_eq!(server.get("/after").text(), "hostile fixture saw /after\n");
+    let after = server.rss_kib();
+    assert!(
+        after < before + 4096,
+        "{path}: resident memory grew from {before} KiB to {after} KiB"
+    );
 }
 
 #[test]
@@ -86,9 +94,42 @@ fn a_looping_handler_is_stopped_by_its_deadline() {
     let site = site();
     let server = Server::start(
         &site.root,
-        &["--handler", HOSTILE_WASM, "--handler-timeout-ms", "200"],
+        &["--handler", HOSTILE_WASM, "--handler-timeout", "200ms"],
     );
-    assert_500(&server, "/loop", "\"GET /loop HTTP/1.1\": 500");
+    assert_500(
+        &server,
+        "/loop",
+        "\"GET /loop HTTP/1.1\": 500: the handler failed: wasm trap: interrupt",
+    );
+}
+
+#[test]
+fn a_memory_bomb_is_stopped_at_the_cap_and_its_memory_given_back() {
+    let (_site, server) = hostile();
+    // The fixture touches 1 MiB after 1 MiB until the 64 MiB cap stops it: each time,
+    // 64 MiB were really resident in the host process for a moment.
+    for _ in 0..3 {
+        assert_500(
+            &server,
+            "/bomb",
+            "forcing trap when growing memory to 67239936 bytes",
+        );
+    }
+    let site = site();
+    let small = Server::start(
+        &site.root,
+        &["--handler", HOSTILE_WASM, "--handler-memory", "8MiB"],
+    );
+    assert_500(&small, "/bomb", "forcing trap when growing memory to 85");
+}
+
+#[test]
+fn huge_answers_are_refused_without_keeping_the_memory() {
+    let (_site, server) = hostile();
+    for _ in 0..3 {
+        assert_500(&server, "/huge-inline", "inline body of 33554432 bytes");
+    }
+    assert_500(&server, "/huge-head", "over the 65536-byte limit");
 }
 
 #[test]
@@ -132,8 +173,8 @@ fn a_looping_handler_does_not_hold_up_other_requests() {
             HOSTILE_WASM,
             "--workers",
             "1",
-            "--handler-timeout-ms",
-            "3000",
+            "--handler-timeout",
+            "3s",
         ],
     );
     let mut looping = server.connect();

@@ -34,7 +34,8 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
         now,
         head_only: request.method == Method::Head,
         // A body we will not read would be taken for the next request: close instead.
-        keep_alive: request.keep_alive && !request.has_body,
+        // So would the tunnel bytes a CONNECT client may send without waiting for us.
+        keep_alive: request.keep_alive && !request.has_body && request.method != Method::Connect,
         http10: request.minor_version == 0,
     };
     match decide(&request, policy, root) {

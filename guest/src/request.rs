@@ -12,6 +12,9 @@ use crate::framing::Framing;
 pub const MAX_TARGET_LEN: usize = 8 * 1024;
 /// Most header fields we accept; beyond it, 431.
 pub const MAX_HEADERS: usize = 100;
+/// Longest field line (name and value) we accept; beyond it, 431 (RFC 6585 §5). nginx's
+/// limit is the same 8 KiB buffer.
+pub const MAX_FIELD_LINE: usize = 8 * 1024;
 
 /// The methods we know. Only GET, HEAD and OPTIONS are served; the others get 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,12 @@ impl<'h> Request<'h> {
             Err(httparse::Error::TooManyHeaders) => return Err(ServeError::HeaderFieldsTooLarge),
             Err(_) => return Err(ServeError::BadRequest("malformed header field")),
         };
+        if parsed
+            .iter()
+            .any(|h| h.name.len() + h.value.len() > MAX_FIELD_LINE)
+        {
+            return Err(ServeError::HeaderFieldsTooLarge);
+        }
         let headers: Vec<(&str, &[u8])> = parsed.iter().map(|h| (h.name, h.value)).collect();
 
         let framing = Framing::of(&headers, minor_version)?;

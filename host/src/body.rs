@@ -7,10 +7,11 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use cap_std::fs::Dir;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use crate::engine::wit;
@@ -20,6 +21,10 @@ use crate::engine::wit;
 /// nothing through user space. Measured: at 64 KiB, reading and writing costs more
 /// than the extra syscall (BENCHMARKS.md).
 pub const COALESCE_LIMIT: u64 = 16 * 1024;
+/// Most bytes of a body the guest may return inline. Files go by reference whatever
+/// their size; inline bytes are for pages the guest makes (errors, listings), and each
+/// costs host memory while it is sent, so a handler cannot make the host hold more.
+pub const MAX_INLINE: u64 = 4 << 20;
 /// Most pieces a body may have (multipart responses); the guest caps its own well below.
 pub const MAX_PIECES: usize = 1024;
 
@@ -93,6 +98,18 @@ pub fn plan(body: wit::Body, root: &Dir) -> Result<Plan> {
             }
         }
     }
+    let inline: u64 = plan
+        .pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Bytes(bytes) => bytes.len() as u64,
+            Piece::File { .. } => 0,
+        })
+        .sum();
+    ensure!(
+        inline <= MAX_INLINE,
+        "inline body of {inline} bytes is over the {MAX_INLINE}-byte limit"
+    );
     if plan.len <= COALESCE_LIMIT {
         plan.read_small_files()?;
     }
@@ -171,8 +188,14 @@ impl Plan {
     }
 }
 
-/// Writes the head and the body; returns the number of bytes sent.
-pub async fn send(stream: &mut TcpStream, head: &[u8], plan: &Plan) -> io::Result<u64> {
+/// Writes the head and the body; returns the number of bytes sent. Fails with
+/// `TimedOut` when the client takes no bytes for `patience` (it stopped reading).
+pub async fn send(
+    stream: &mut TcpStream,
+    head: &[u8],
+    plan: &Plan,
+    patience: Duration,
+) -> io::Result<u64> {
     // The head and every leading in-memory piece go out in one write.
     let mut first = Vec::with_capacity(head.len() + plan.len.min(COALESCE_LIMIT) as usize);
     first.extend_from_slice(head);
@@ -181,38 +204,54 @@ pub async fn send(stream: &mut TcpStream, head: &[u8], plan: &Plan) -> io::Resul
         first.extend_from_slice(bytes);
         rest.next();
     }
-    if rest.peek().is_none() {
-        stream.write_all(&first).await?;
-        return Ok(head.len() as u64 + plan.len);
-    }
-    // More follows: MSG_MORE lets the kernel put the head in the same segment as the
-    // start of the file instead of sending a small packet of its own (nginx's
+    // When more follows, MSG_MORE lets the kernel put the head in the same segment as
+    // the start of the file instead of sending a small packet of its own (nginx's
     // tcp_nopush does the same with TCP_CORK).
-    write_more(stream, &first).await?;
+    write(stream, &first, rest.peek().is_some(), patience).await?;
     while let Some(piece) = rest.next() {
         match piece {
-            Piece::Bytes(bytes) if rest.peek().is_some() => write_more(stream, bytes).await?,
-            Piece::Bytes(bytes) => stream.write_all(bytes).await?,
+            Piece::Bytes(bytes) => write(stream, bytes, rest.peek().is_some(), patience).await?,
             Piece::File {
                 file,
                 offset,
                 length,
-            } => sendfile_all(stream, file, *offset, *length).await?,
+            } => sendfile_all(stream, file, *offset, *length, patience).await?,
         }
     }
     Ok(head.len() as u64 + plan.len)
 }
 
-/// `send(2)` with MSG_MORE until all of `bytes` is out.
-async fn write_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+/// Waits until the socket takes bytes again, for at most `patience`.
+async fn writable(stream: &TcpStream, patience: Duration) -> io::Result<()> {
+    match tokio::time::timeout(patience, stream.writable()).await {
+        Ok(ready) => ready,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the client took no bytes for {patience:?}"),
+        )),
+    }
+}
+
+/// `send(2)` until all of `bytes` is out, with MSG_MORE when `more` follows.
+async fn write(
+    stream: &TcpStream,
+    mut bytes: &[u8],
+    more: bool,
+    patience: Duration,
+) -> io::Result<()> {
+    let flags = if more {
+        rustix::net::SendFlags::MORE
+    } else {
+        rustix::net::SendFlags::empty()
+    };
     while !bytes.is_empty() {
-        stream.writable().await?;
+        // Try first: a socket with room (the usual case) needs no readiness wait.
         let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(stream, bytes, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+            rustix::net::send(stream, bytes, flags).map_err(io::Error::from)
         });
         match sent {
             Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
             Err(e) => return Err(e),
         }
     }
@@ -220,10 +259,15 @@ async fn write_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
 }
 
 /// `sendfile(2)` until `length` bytes are out, waiting for the socket when it is full.
-async fn sendfile_all(stream: &TcpStream, file: &File, offset: u64, length: u64) -> io::Result<()> {
+async fn sendfile_all(
+    stream: &TcpStream,
+    file: &File,
+    offset: u64,
+    length: u64,
+    patience: Duration,
+) -> io::Result<()> {
     let (mut offset, end) = (offset, offset + length);
     while offset < end {
-        stream.writable().await?;
         let count = (end - offset).min(1 << 30) as usize;
         let sent = stream.try_io(Interest::WRITABLE, || {
             let mut at = offset;
@@ -237,7 +281,7 @@ async fn sendfile_all(stream: &TcpStream, file: &File, offset: u64, length: u64)
                 ));
             }
             Ok(n) => offset += n as u64,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
             Err(e) => return Err(e),
         }
     }

@@ -32,30 +32,39 @@ pub struct Args {
     /// Serve files and directories whose name starts with `.` (refused by default).
     #[arg(long)]
     pub serve_dotfiles: bool,
-    /// Longest time one handler call may run before it is stopped (a 500), in ms.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
-    pub handler_timeout_ms: u64,
-    /// Memory one handler instance may use, in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
-    pub handler_memory_mib: usize,
+    /// Longest time one handler call may run before it is stopped (a 500 that closes
+    /// the connection): `1s`, `250ms`.
+    #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
+    pub handler_timeout: Duration,
+    /// Linear memory one handler instance may use (beyond it, a 500): `64MiB`, `512KiB`.
+    #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
+    pub handler_memory: usize,
     /// Let one handler instance serve up to N requests, one after the other (opt-in; 1,
     /// the default, is a fresh instance per request). Faster, but state in the
     /// instance's memory then survives from one request to the next: see BENCHMARKS.md.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub reuse_instances: u32,
     /// Time a client has to send a complete request head: from connecting for the first
-    /// request, from its first byte for later ones, in s.
-    #[arg(long, default_value_t = 10, value_name = "S")]
-    pub header_timeout: u64,
-    /// Time an idle keep-alive connection is kept open, in s.
-    #[arg(long, default_value_t = 60, value_name = "S")]
-    pub keepalive_timeout: u64,
-    /// Time in-flight responses get to finish after SIGINT/SIGTERM, in s.
-    #[arg(long, default_value_t = 10, value_name = "S")]
-    pub shutdown_grace: u64,
+    /// request, from its first byte for later ones (`10s`, `500ms`; a bare number is s).
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open.
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = duration)]
+    pub keepalive_timeout: Duration,
+    /// Time a response may wait for the client to take more bytes (a client that stops
+    /// reading is dropped after it).
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = duration)]
+    pub send_timeout: Duration,
+    /// Time in-flight responses get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
+    pub shutdown_grace: Duration,
     /// Connections served at once; further ones wait in the listen backlog.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
+    /// Requests served on one connection; the last one is answered with
+    /// `Connection: close`.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_requests: u32,
     /// Where compiled handlers are cached between starts
     /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
@@ -93,8 +102,10 @@ pub struct Config {
     pub reuse_instances: u32,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    pub send_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+    pub max_requests: u32,
     /// Compiled-handler cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
     pub access_log: bool,
@@ -130,17 +141,26 @@ impl Config {
         if args.max_connections == 0 {
             bail!("--max-connections 0: need at least one connection");
         }
-        if args.handler_memory_mib == 0 || args.handler_memory_mib > 4096 {
-            bail!(
-                "--handler-memory-mib {}: must be 1 to 4096",
-                args.handler_memory_mib
-            );
+        if !(64 << 10..=4 << 30).contains(&args.handler_memory) {
+            bail!("--handler-memory: must be 64KiB to 4GiB");
+        }
+        if args.max_requests == 0 {
+            bail!("--max-requests 0: must be at least 1");
+        }
+        for (flag, value) in [
+            ("--header-timeout", args.header_timeout),
+            ("--keepalive-timeout", args.keepalive_timeout),
+            ("--send-timeout", args.send_timeout),
+        ] {
+            if value.is_zero() {
+                bail!("{flag} 0: must be more than 0");
+            }
         }
         if args.reuse_instances == 0 {
             bail!("--reuse-instances 0: must be at least 1 (1 = a fresh instance per request)");
         }
-        if args.handler_timeout_ms == 0 {
-            bail!("--handler-timeout-ms 0: must be at least 1 ms");
+        if args.handler_timeout < Duration::from_millis(1) {
+            bail!("--handler-timeout: must be at least 1ms");
         }
         Ok(Config {
             root,
@@ -149,13 +169,15 @@ impl Config {
             workers,
             min_user_agent_len: args.min_user_agent_len,
             serve_dotfiles: args.serve_dotfiles,
-            handler_timeout: Duration::from_millis(args.handler_timeout_ms),
-            handler_memory: args.handler_memory_mib << 20,
+            handler_timeout: args.handler_timeout,
+            handler_memory: args.handler_memory,
             reuse_instances: args.reuse_instances,
-            header_timeout: Duration::from_secs(args.header_timeout),
-            keepalive_timeout: Duration::from_secs(args.keepalive_timeout),
-            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            header_timeout: args.header_timeout,
+            keepalive_timeout: args.keepalive_timeout,
+            send_timeout: args.send_timeout,
+            shutdown_grace: args.shutdown_grace,
             max_connections: args.max_connections,
+            max_requests: args.max_requests,
             cache_dir: if args.no_cache {
                 None
             } else {
@@ -163,5 +185,66 @@ impl Config {
             },
             access_log: !args.quiet,
         })
+    }
+}
+
+/// A duration on the command line: `250ms`, `10s`, `2m`; a bare number is seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = split_unit(text);
+    let scale = match unit {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(format!("unknown unit {unit:?} (use ms, s or m)")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 250ms, 10s or 2m"))?;
+    Duration::try_from_secs_f64(value * scale)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(24 * 3600))
+        .ok_or_else(|| format!("{text:?} is not a duration from 0 to 24h"))
+}
+
+/// A size on the command line: `512KiB`, `64MiB`, `1GiB`; a bare number is bytes.
+fn size(text: &str) -> Result<usize, String> {
+    let (number, unit) = split_unit(text);
+    let shift = match unit {
+        "" | "B" => 0,
+        "KiB" | "K" | "k" => 10,
+        "MiB" | "M" => 20,
+        "GiB" | "G" => 30,
+        _ => return Err(format!("unknown unit {unit:?} (use KiB, MiB or GiB)")),
+    };
+    let value: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512KiB or 64MiB"))?;
+    value
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn split_unit(text: &str) -> (&str, &str) {
+    let at = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    (&text[..at], text[at..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(duration("10h").is_err() && duration("s").is_err() && duration("-1s").is_err());
+        assert_eq!(size("64MiB"), Ok(64 << 20));
+        assert_eq!(size("512KiB"), Ok(512 << 10));
+        assert_eq!(size("4096"), Ok(4096));
+        assert!(size("1.5MiB").is_err() && size("12 apples").is_err());
     }
 }

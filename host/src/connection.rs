@@ -78,19 +78,24 @@ async fn serve_requests(
             Framed::Closed => return Ok(()),
             Framed::TooLarge => {
                 let reply = convert::error_response(431);
-                body::send(stream, &reply.head, &reply.body).await?;
+                body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
                 shared.log(peer, &buf, &reply, Instant::now());
                 return linger_close(stream).await;
             }
         };
         let started = Instant::now();
-        let reply = shared.respond(&buf[..head_len], peer, index).await;
-        let sent = body::send(stream, &reply.head, &reply.body).await;
+        let mut reply = shared.respond(&buf[..head_len], peer, index).await;
+        index = index.saturating_add(1);
+        // The last request a connection may carry, and any answered during shutdown,
+        // say so in their head, whatever the guest chose.
+        if !reply.close && (index >= shared.limits.max_requests || shutdown.is_cancelled()) {
+            convert::mark_close(&mut reply);
+        }
+        let sent = body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await;
         shared.log(peer, &buf[..head_len], &reply, started);
         sent?;
         buf.drain(..head_len);
-        index = index.saturating_add(1);
-        if reply.close || shutdown.is_cancelled() {
+        if reply.close {
             return close(stream, !buf.is_empty()).await;
         }
     }

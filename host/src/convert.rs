@@ -100,6 +100,27 @@ pub fn error_response(status: u16) -> Checked {
     }
 }
 
+/// Makes a checked response close its connection, and say so: any `Connection` field
+/// the guest wrote is replaced by `Connection: close`.
+pub fn mark_close(reply: &mut Checked) {
+    let mut head = Vec::with_capacity(reply.head.len() + 19);
+    for line in reply.head.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" {
+            head.extend_from_slice(b"Connection: close\r\n");
+        } else if !field_name(line).eq_ignore_ascii_case(b"connection") {
+            head.extend_from_slice(line);
+        }
+    }
+    reply.head = head;
+    reply.close = true;
+}
+
+fn field_name(line: &[u8]) -> &[u8] {
+    line.iter()
+        .position(|&b| b == b':')
+        .map_or(&[][..], |colon| &line[..colon])
+}
+
 /// What the host needs to know of a response head.
 #[derive(Debug, PartialEq, Eq)]
 struct ParsedHead {
@@ -259,6 +280,24 @@ mod tests {
         let p = parse("HTTP/1.1 404 \r\n\r\n").unwrap();
         assert_eq!(p.status, 404);
         assert_eq!(p.content_length, None);
+    }
+
+    #[test]
+    fn mark_close_replaces_the_connection_field() {
+        let head = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
+        let mut reply = Checked {
+            status: 200,
+            head: head.as_bytes().to_vec(),
+            body: Plan::default(),
+            close: false,
+        };
+        mark_close(&mut reply);
+        assert_eq!(
+            String::from_utf8(reply.head.clone()).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        assert!(reply.close);
+        assert!(parse_head(&reply.head).unwrap().close);
     }
 
     #[test]

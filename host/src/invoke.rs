@@ -107,8 +107,7 @@ impl Invoker {
             .sandserve_server_handler()
             .call_handle(&mut warm.store, request)
             .await
-            .map_err(anyhow::Error::from)
-            .context("the handler failed")?;
+            .map_err(one_line)?;
         warm.uses += 1;
         if warm.uses < self.reuse {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -177,5 +176,15 @@ impl Invoker {
             })
         });
         Ok(store)
+    }
+}
+
+/// A failed call as one log line: what went wrong (`interrupt` for a deadline,
+/// `unreachable` for a panic, the refused memory growth) without the wasm backtrace
+/// that wasmtime puts in front of it over several lines.
+fn one_line(error: wasmtime::Error) -> anyhow::Error {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => anyhow::anyhow!("the handler failed: {trap}"),
+        None => anyhow::anyhow!("the handler failed: {}", error.root_cause()),
     }
 }

@@ -26,7 +26,9 @@ use crate::invoke::Invoker;
 pub struct Limits {
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
+    pub send_timeout: Duration,
     pub max_connections: usize,
+    pub max_requests: u32,
     pub shutdown_grace: Duration,
 }
 
@@ -78,7 +80,9 @@ impl Shared {
             limits: Limits {
                 header_timeout: config.header_timeout,
                 keepalive_timeout: config.keepalive_timeout,
+                send_timeout: config.send_timeout,
                 max_connections: config.max_connections,
+                max_requests: config.max_requests,
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
