@@ -106,7 +106,7 @@ pub fn mark_close(reply: &mut Checked) {
     let mut head = Vec::with_capacity(reply.head.len() + 19);
     for line in reply.head.split_inclusive(|&b| b == b'\n') {
         if line == b"\r\n" {
-            head.extend_from_slice(b"Connection: close\r\n");
+            head.extend_from_slice(b"Connection: close\r\n\r\n");
         } else if !field_name(line).eq_ignore_ascii_case(b"connection") {
             head.extend_from_slice(line);
         }
