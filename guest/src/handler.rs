@@ -18,11 +18,12 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
     let request = match Request::parse(head) {
         Ok(request) => request,
         Err(error) => {
-            // We could not read the request, so we know nothing of what it allows.
+            // We could not read the request, so we know nothing of what it allows; but
+            // a client that sent HEAD reads no body, whatever else was wrong.
             let exchange = Exchange {
                 server_name: &policy.server_name,
                 now,
-                head_only: false,
+                head_only: head.starts_with(b"HEAD "),
                 keep_alive: false,
                 http10: false,
             };
@@ -196,6 +197,15 @@ mod tests {
         ] {
             assert_eq!(get(&s, head).status, status, "{head:?}");
         }
+    }
+
+    #[test]
+    fn a_malformed_head_request_gets_a_400_without_body() {
+        let s = site(false);
+        let r = get(&s, "HEAD  / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 400);
+        assert!(r.close);
+        assert!(matches!(r.body, Body::Empty), "{:?}", r.body);
     }
 
     #[test]
