@@ -26,6 +26,16 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
+    // Toolchains without the wasm target (the nightly that cargo-fuzz needs) can use
+    // guests that a normal build already made: SANDSERVE_PREBUILT_GUESTS=<dir of .wasm>.
+    println!("cargo:rerun-if-env-changed=SANDSERVE_PREBUILT_GUESTS");
+    if let Some(dir) = std::env::var_os("SANDSERVE_PREBUILT_GUESTS") {
+        let dir = PathBuf::from(dir);
+        export("SANDSERVE_GUEST_WASM", &dir.join("sandserve_guest.wasm"));
+        export("SANDSERVE_HOSTILE_WASM", &dir.join("hostile_fixture.wasm"));
+        return;
+    }
+
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)

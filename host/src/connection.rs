@@ -152,7 +152,7 @@ async fn read_head(
 }
 
 /// Bytes of CRLF or LF lines at the start of `buf`.
-fn leading_blank_lines(buf: &[u8]) -> usize {
+pub fn leading_blank_lines(buf: &[u8]) -> usize {
     let mut at = 0;
     loop {
         match &buf[at..] {
@@ -165,8 +165,8 @@ fn leading_blank_lines(buf: &[u8]) -> usize {
 
 /// Length of the head through its empty line (`\n\r\n` or `\n\n`), if it is complete.
 /// `scanned` carries the search position between reads, so a head that trickles in a
-/// byte at a time is scanned once, not once per byte.
-fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
+/// byte at a time is scanned once, not once per byte. (Public for the fuzz target.)
+pub fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
     let from = scanned.saturating_sub(2);
     for i in from..buf.len() {
         if buf[i] == b'\n' {

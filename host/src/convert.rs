@@ -123,15 +123,16 @@ fn field_name(line: &[u8]) -> &[u8] {
 
 /// What the host needs to know of a response head.
 #[derive(Debug, PartialEq, Eq)]
-struct ParsedHead {
-    status: u16,
-    content_length: Option<u64>,
-    close: bool,
+pub struct ParsedHead {
+    pub status: u16,
+    pub content_length: Option<u64>,
+    pub close: bool,
 }
 
 /// Strict HTTP/1.1 response head: `HTTP/1.1 NNN reason` CRLF, `token: value` CRLF
 /// fields with no CR, LF, NUL or other controls in values, a final CRLF, nothing after.
-fn parse_head(head: &[u8]) -> Result<ParsedHead> {
+/// (Public for the fuzz target.)
+pub fn parse_head(head: &[u8]) -> Result<ParsedHead> {
     let Some(body) = head.strip_suffix(b"\r\n") else {
         bail!("response head does not end with an empty line");
     };
