@@ -12,6 +12,10 @@ pub enum ServeError {
     NotFound,
     /// 405: a method we know but do not allow on files.
     MethodNotAllowed,
+    /// 412: If-Match or If-Unmodified-Since is false (RFC 9110 §13.1).
+    PreconditionFailed,
+    /// 416: no range of the Range field overlaps the file, of this many bytes.
+    RangeNotSatisfiable(u64),
     /// 414: the request-target is longer than we accept.
     UriTooLong,
     /// 431: too many header fields, or one too large.
@@ -32,6 +36,8 @@ impl ServeError {
             ServeError::Forbidden(_) => 403,
             ServeError::NotFound => 404,
             ServeError::MethodNotAllowed => 405,
+            ServeError::PreconditionFailed => 412,
+            ServeError::RangeNotSatisfiable(_) => 416,
             ServeError::UriTooLong => 414,
             ServeError::HeaderFieldsTooLarge => 431,
             ServeError::Internal(_) => 500,
@@ -46,7 +52,11 @@ impl ServeError {
     pub fn must_close(self) -> bool {
         !matches!(
             self,
-            ServeError::Forbidden(_) | ServeError::NotFound | ServeError::MethodNotAllowed
+            ServeError::Forbidden(_)
+                | ServeError::NotFound
+                | ServeError::MethodNotAllowed
+                | ServeError::PreconditionFailed
+                | ServeError::RangeNotSatisfiable(_)
         )
     }
 }

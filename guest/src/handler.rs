@@ -2,8 +2,10 @@
 
 use std::time::SystemTime;
 
+use crate::conditional::{self, Outcome, Validators};
 use crate::error::ServeError;
 use crate::policy::Policy;
+use crate::range::{self, Ranges};
 use crate::request::{Method, Request};
 use crate::resolve::{Resolved, resolve};
 use crate::respond::{Exchange, Response};
@@ -40,10 +42,41 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
         http10: request.minor_version == 0,
     };
     match decide(&request, policy, root) {
-        Ok(Decision::File { rel, meta }) => exchange.file(rel, &meta),
+        Ok(Decision::File { rel, meta }) => file(&exchange, &request, rel, &meta),
         Ok(Decision::Redirect(location)) => exchange.redirect(&location),
         Ok(Decision::Options) => exchange.options(),
         Err(error) => exchange.error(error, error_page(error, root)),
+    }
+}
+
+/// A file's answer: 304 or 412 by the preconditions, else 206 or 416 by the Range,
+/// else 200 with the whole file.
+fn file(exchange: &Exchange<'_>, request: &Request<'_>, rel: String, meta: &Meta) -> Response {
+    let v = Validators::of(meta);
+    match conditional::evaluate(request, &v) {
+        Outcome::NotModified => return exchange.not_modified(&v),
+        Outcome::PreconditionFailed => {
+            return exchange.error(ServeError::PreconditionFailed, None);
+        }
+        Outcome::Proceed => {}
+    }
+    // Range is defined for GET only (RFC 9110 §14.2); a stale If-Range means "all of it".
+    let ranges = match request.header("range") {
+        Some(value)
+            if request.method == Method::Get && conditional::if_range_holds(request, &v) =>
+        {
+            range::parse(value, meta.len)
+        }
+        _ => Ranges::Whole,
+    };
+    match ranges {
+        Ranges::Whole => exchange.file(rel, meta.len, &v),
+        Ranges::Parts(spans) if spans.len() == 1 => exchange.partial(rel, meta.len, &v, spans[0]),
+        Ranges::Parts(spans) => {
+            let boundary = range::boundary(v.etag.as_bytes(), exchange.now);
+            exchange.multipart(rel, meta.len, &v, &spans, &boundary)
+        }
+        Ranges::Unsatisfiable => exchange.error(ServeError::RangeNotSatisfiable(meta.len), None),
     }
 }
 

@@ -11,16 +11,20 @@
 //! - `target`    — the request-target: its forms, the query, percent-decoding once.
 //! - `policy`    — the server operator's rules: User-Agent length, dotfiles.
 //! - `resolve`   — a decoded path to a file of the root: index files, redirects.
+//! - `conditional` — ETag and Last-Modified; If-Match, If-None-Match and the dates.
+//! - `range`     — `Range: bytes=…`: the parts of a file to send, coalesced and capped.
 //! - `root`      — the handler's read-only view of the served root (the WASI preopen).
 //! - `mime`      — file name → Content-Type.
 //! - `respond`   — a decision to response head bytes and a body.
 //! - `error`     — every way a request fails, each with one status.
 
+pub mod conditional;
 pub mod error;
 pub mod framing;
 pub mod handler;
 pub mod mime;
 pub mod policy;
+pub mod range;
 pub mod request;
 pub mod resolve;
 pub mod respond;

@@ -7,9 +7,10 @@
 use std::io::Write;
 use std::time::SystemTime;
 
+use crate::conditional::Validators;
 use crate::error::{ServeError, reason};
 use crate::mime;
-use crate::root::Meta;
+use crate::range::Span;
 
 /// Bytes of a file below the root, streamed by the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +67,24 @@ impl Exchange<'_> {
             field(&mut head, "Server", self.server_name);
         }
         field(&mut head, "Date", &httpdate::fmt_http_date(self.now));
+        // Browsers must not guess a type other than the one we send (a text file that
+        // looks like HTML must not run as a page).
+        field(&mut head, "X-Content-Type-Options", "nosniff");
         head
+    }
+
+    /// The fields that describe a file's representation: type, validators, ranges.
+    fn representation(&self, head: &mut Vec<u8>, rel: &str, v: &Validators) {
+        field(head, "Content-Type", &mime::content_type(rel));
+        self.validators(head, v);
+        field(head, "Accept-Ranges", "bytes");
+    }
+
+    fn validators(&self, head: &mut Vec<u8>, v: &Validators) {
+        field(head, "ETag", &v.etag);
+        if let Some(modified) = v.last_modified {
+            field(head, "Last-Modified", &httpdate::fmt_http_date(modified));
+        }
     }
 
     /// Adds the framing fields and the final empty line. `length` is the full body's
@@ -98,23 +116,75 @@ impl Exchange<'_> {
         }
     }
 
-    /// 200 with the whole file.
-    pub fn file(&self, rel: String, meta: &Meta) -> Response {
+    /// 200 with the whole file of `len` bytes.
+    pub fn file(&self, rel: String, len: u64, v: &Validators) -> Response {
         let mut head = self.start(200);
-        field(&mut head, "Content-Type", &mime::content_type(&rel));
-        if let Some(modified) = meta.modified {
-            field(
-                &mut head,
-                "Last-Modified",
-                &httpdate::fmt_http_date(modified),
-            );
-        }
+        self.representation(&mut head, &rel, v);
         let body = Body::File(FileRange {
             path: rel,
             offset: 0,
-            length: meta.len,
+            length: len,
         });
-        self.finish(head, 200, Some(meta.len), body, false)
+        self.finish(head, 200, Some(len), body, false)
+    }
+
+    /// 304: the validators, no body and no length (RFC 9110 §15.4.5).
+    pub fn not_modified(&self, v: &Validators) -> Response {
+        let mut head = self.start(304);
+        self.validators(&mut head, v);
+        self.finish(head, 304, None, Body::Empty, false)
+    }
+
+    /// 206 with one range of a file of `len` bytes.
+    pub fn partial(&self, rel: String, len: u64, v: &Validators, span: Span) -> Response {
+        let mut head = self.start(206);
+        self.representation(&mut head, &rel, v);
+        let range = format!("bytes {}-{}/{len}", span.first, span.last);
+        field(&mut head, "Content-Range", &range);
+        let body = Body::File(FileRange {
+            path: rel,
+            offset: span.first,
+            length: span.len(),
+        });
+        self.finish(head, 206, Some(span.len()), body, false)
+    }
+
+    /// 206 multipart/byteranges (RFC 9110 §14.6): each part its own small head, then
+    /// its bytes, which the host streams from the file.
+    pub fn multipart(
+        &self,
+        rel: String,
+        len: u64,
+        v: &Validators,
+        spans: &[Span],
+        boundary: &str,
+    ) -> Response {
+        let mut head = self.start(206);
+        let content_type = mime::content_type(&rel);
+        let mut chunks = Vec::with_capacity(spans.len() * 2 + 1);
+        let mut total = 0;
+        for span in spans {
+            let part = format!(
+                "\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\
+                 Content-Range: bytes {}-{}/{len}\r\n\r\n",
+                span.first, span.last
+            );
+            total += part.len() as u64 + span.len();
+            chunks.push(Chunk::Bytes(part.into_bytes()));
+            chunks.push(Chunk::File(FileRange {
+                path: rel.clone(),
+                offset: span.first,
+                length: span.len(),
+            }));
+        }
+        let end = format!("\r\n--{boundary}--\r\n");
+        total += end.len() as u64;
+        chunks.push(Chunk::Bytes(end.into_bytes()));
+        let multipart = format!("multipart/byteranges; boundary={boundary}");
+        field(&mut head, "Content-Type", &multipart);
+        self.validators(&mut head, v);
+        field(&mut head, "Accept-Ranges", "bytes");
+        self.finish(head, 206, Some(total), Body::Chunks(chunks), false)
     }
 
     /// 301 to `location` (an absolute path, already encoded).
@@ -136,8 +206,12 @@ impl Exchange<'_> {
     pub fn error(&self, error: ServeError, page: Option<(String, u64)>) -> Response {
         let status = error.status();
         let mut head = self.start(status);
-        if error == ServeError::MethodNotAllowed {
-            field(&mut head, "Allow", ALLOW);
+        match error {
+            ServeError::MethodNotAllowed => field(&mut head, "Allow", ALLOW),
+            ServeError::RangeNotSatisfiable(len) => {
+                field(&mut head, "Content-Range", &format!("bytes */{len}"));
+            }
+            _ => {}
         }
         match page {
             Some((path, length)) => {
@@ -185,7 +259,7 @@ fn field(head: &mut Vec<u8>, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::root::Kind;
+    use crate::root::{Kind, Meta};
 
     fn exchange(head_only: bool, keep_alive: bool, http10: bool) -> Exchange<'static> {
         Exchange {
@@ -203,17 +277,18 @@ mod tests {
 
     #[test]
     fn file_head_and_body() {
-        let meta = Meta {
+        let v = Validators::of(&Meta {
             kind: Kind::File,
             len: 5,
             modified: Some(SystemTime::UNIX_EPOCH),
-        };
-        let r = exchange(false, true, false).file("a.txt".into(), &meta);
+        });
+        let r = exchange(false, true, false).file("a.txt".into(), 5, &v);
         assert_eq!(
             text(&r),
             "HTTP/1.1 200 OK\r\nServer: sandserve\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
-             Content-Type: text/plain; charset=utf-8\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
-             Content-Length: 5\r\n\r\n"
+             X-Content-Type-Options: nosniff\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             ETag: \"5-0.00000000\"\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+             Accept-Ranges: bytes\r\nContent-Length: 5\r\n\r\n"
         );
         assert_eq!(
             r.body,
@@ -224,9 +299,46 @@ mod tests {
             })
         );
         assert!(!r.close);
-        let head = exchange(true, true, false).file("a.txt".into(), &meta);
+        let head = exchange(true, true, false).file("a.txt".into(), 5, &v);
         assert_eq!(head.head, r.head);
         assert_eq!(head.body, Body::Empty);
+    }
+
+    #[test]
+    fn multipart_length_counts_every_byte() {
+        let v = Validators::of(&Meta {
+            kind: Kind::File,
+            len: 100,
+            modified: None,
+        });
+        let spans = [
+            Span { first: 0, last: 9 },
+            Span {
+                first: 50,
+                last: 59,
+            },
+        ];
+        let r = exchange(false, true, false).multipart("a.txt".into(), 100, &v, &spans, "B");
+        let Body::Chunks(chunks) = &r.body else {
+            panic!("{:?}", r.body)
+        };
+        let total: u64 = chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Bytes(b) => b.len() as u64,
+                Chunk::File(f) => f.length,
+            })
+            .sum();
+        assert!(text(&r).contains(&format!("Content-Length: {total}\r\n")));
+        assert!(text(&r).contains("Content-Type: multipart/byteranges; boundary=B\r\n"));
+        assert_eq!(
+            chunks[0],
+            Chunk::Bytes(
+                b"\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-9/100\r\n\r\n"
+                    .to_vec()
+            )
+        );
+        assert_eq!(chunks[4], Chunk::Bytes(b"\r\n--B--\r\n".to_vec()));
     }
 
     #[test]
