@@ -18,6 +18,8 @@ pub struct Span {
 }
 
 impl Span {
+    /// Bytes in the span; never 0 (first ≤ last).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> u64 {
         self.last - self.first + 1
     }
@@ -62,7 +64,7 @@ pub fn parse(value: &[u8], len: u64) -> Ranges {
                 0 => None,
                 n => Some(Span {
                     first: len.saturating_sub(n),
-                    last: len.checked_sub(1).unwrap_or(0),
+                    last: len.saturating_sub(1),
                 }),
             },
             (Some(first), None) if last.is_empty() => Some(Span {
