@@ -3,17 +3,21 @@
 use std::time::SystemTime;
 
 use crate::conditional::{self, Outcome, Validators};
+use crate::encoding;
 use crate::error::ServeError;
+use crate::mime;
 use crate::policy::Policy;
 use crate::range::{self, Ranges};
 use crate::request::{Method, Request};
 use crate::resolve::{Resolved, resolve};
-use crate::respond::{Exchange, Response};
+use crate::respond::{Exchange, Representation, Response};
 use crate::root::{Kind, Meta, Root};
 use crate::target::{self, Target};
 
-/// The custom not-found page, served from the root with status 404 when it exists.
+/// The custom error pages, served from the root with their real status when they exist
+/// (`50x.html`, for failures of the handler itself, is the host's).
 pub const NOT_FOUND_PAGE: &str = "404.html";
+pub const FORBIDDEN_PAGE: &str = "403.html";
 
 /// Decides the response to one raw request head. Never fails: every error is a response.
 pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -> Response {
@@ -42,7 +46,7 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
         http10: request.minor_version == 0,
     };
     match decide(&request, policy, root) {
-        Ok(Decision::File { rel, meta }) => file(&exchange, &request, rel, &meta),
+        Ok(Decision::File { rel, meta }) => file(&exchange, &request, rel, &meta, root),
         Ok(Decision::Redirect(location)) => exchange.redirect(&location),
         Ok(Decision::Options) => exchange.options(),
         Err(error) => exchange.error(error, error_page(error, root)),
@@ -50,11 +54,18 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
 }
 
 /// A file's answer: 304 or 412 by the preconditions, else 206 or 416 by the Range,
-/// else 200 with the whole file.
-fn file(exchange: &Exchange<'_>, request: &Request<'_>, rel: String, meta: &Meta) -> Response {
-    let v = Validators::of(meta);
-    match conditional::evaluate(request, &v) {
-        Outcome::NotModified => return exchange.not_modified(&v),
+/// else 200 with the whole file — of the file itself or of the precompressed sibling
+/// the client's Accept-Encoding prefers.
+fn file(
+    exchange: &Exchange<'_>,
+    request: &Request<'_>,
+    rel: String,
+    meta: &Meta,
+    root: &impl Root,
+) -> Response {
+    let r = representation(request, rel, meta, root);
+    match conditional::evaluate(request, &r.validators) {
+        Outcome::NotModified => return exchange.not_modified(&r.validators),
         Outcome::PreconditionFailed => {
             return exchange.error(ServeError::PreconditionFailed, None);
         }
@@ -63,20 +74,56 @@ fn file(exchange: &Exchange<'_>, request: &Request<'_>, rel: String, meta: &Meta
     // Range is defined for GET only (RFC 9110 §14.2); a stale If-Range means "all of it".
     let ranges = match request.header("range") {
         Some(value)
-            if request.method == Method::Get && conditional::if_range_holds(request, &v) =>
+            if request.method == Method::Get
+                && conditional::if_range_holds(request, &r.validators) =>
         {
-            range::parse(value, meta.len)
+            range::parse(value, r.len)
         }
         _ => Ranges::Whole,
     };
     match ranges {
-        Ranges::Whole => exchange.file(rel, meta.len, &v),
-        Ranges::Parts(spans) if spans.len() == 1 => exchange.partial(rel, meta.len, &v, spans[0]),
+        Ranges::Whole => exchange.file(r),
+        Ranges::Parts(spans) if spans.len() == 1 => exchange.partial(r, spans[0]),
         Ranges::Parts(spans) => {
-            let boundary = range::boundary(v.etag.as_bytes(), exchange.now);
-            exchange.multipart(rel, meta.len, &v, &spans, &boundary)
+            let boundary = range::boundary(r.validators.etag.as_bytes(), exchange.now);
+            exchange.multipart(r, &spans, &boundary)
         }
-        Ranges::Unsatisfiable => exchange.error(ServeError::RangeNotSatisfiable(meta.len), None),
+        Ranges::Unsatisfiable => exchange.error(ServeError::RangeNotSatisfiable(r.len), None),
+    }
+}
+
+/// The file itself, or its best precompressed sibling (`a.js.br`, `.zst`, `.gz`) that
+/// the client accepts. Siblings are only looked for when the client sent
+/// Accept-Encoding, so clients that do not compress pay no extra lookups.
+fn representation(
+    request: &Request<'_>,
+    rel: String,
+    meta: &Meta,
+    root: &impl Root,
+) -> Representation {
+    let content_type = mime::content_type(&rel).into_owned();
+    if let Some(accept) = request.header("accept-encoding") {
+        for (coding, suffix) in encoding::acceptable(accept) {
+            let sibling = format!("{rel}{suffix}");
+            if let Ok(m) = root.stat(&sibling)
+                && m.kind == Kind::File
+            {
+                return Representation {
+                    path: sibling,
+                    len: m.len,
+                    validators: Validators::of(&m).for_encoding(coding),
+                    content_type,
+                    encoding: Some(coding),
+                };
+            }
+        }
+    }
+    Representation {
+        path: rel,
+        len: meta.len,
+        validators: Validators::of(meta),
+        content_type,
+        encoding: None,
     }
 }
 
@@ -121,11 +168,13 @@ fn decide(
 
 /// The root's own page for an error, if it has one.
 fn error_page(error: ServeError, root: &impl Root) -> Option<(String, u64)> {
-    if error != ServeError::NotFound {
-        return None;
-    }
-    match root.stat(NOT_FOUND_PAGE) {
-        Ok(meta) if meta.kind == Kind::File => Some((NOT_FOUND_PAGE.to_owned(), meta.len)),
+    let page = match error {
+        ServeError::NotFound => NOT_FOUND_PAGE,
+        ServeError::Forbidden(_) => FORBIDDEN_PAGE,
+        _ => return None,
+    };
+    match root.stat(page) {
+        Ok(meta) if meta.kind == Kind::File => Some((page.to_owned(), meta.len)),
         _ => None,
     }
 }

@@ -13,12 +13,14 @@
 //! - `resolve`   — a decoded path to a file of the root: index files, redirects.
 //! - `conditional` — ETag and Last-Modified; If-Match, If-None-Match and the dates.
 //! - `range`     — `Range: bytes=…`: the parts of a file to send, coalesced and capped.
+//! - `encoding`  — Accept-Encoding: which precompressed sibling (`.br`, `.zst`, `.gz`).
 //! - `root`      — the handler's read-only view of the served root (the WASI preopen).
 //! - `mime`      — file name → Content-Type.
 //! - `respond`   — a decision to response head bytes and a body.
 //! - `error`     — every way a request fails, each with one status.
 
 pub mod conditional;
+pub mod encoding;
 pub mod error;
 pub mod framing;
 pub mod handler;

@@ -45,6 +45,18 @@ pub struct Response {
     pub close: bool,
 }
 
+/// The file chosen to answer a request for a path: the file itself or a precompressed
+/// sibling (`path` is then `a.js.br`, `content_type` still that of `a.js`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation {
+    pub path: String,
+    pub len: u64,
+    pub validators: Validators,
+    pub content_type: String,
+    /// `Content-Encoding`, for a precompressed sibling.
+    pub encoding: Option<&'static str>,
+}
+
 /// What all responses to one request have in common.
 #[derive(Debug)]
 pub struct Exchange<'a> {
@@ -73,14 +85,20 @@ impl Exchange<'_> {
         head
     }
 
-    /// The fields that describe a file's representation: type, validators, ranges.
-    fn representation(&self, head: &mut Vec<u8>, rel: &str, v: &Validators) {
-        field(head, "Content-Type", &mime::content_type(rel));
-        self.validators(head, v);
+    /// The fields that describe a file's representation: type, coding, validators,
+    /// ranges, and that it varies with Accept-Encoding (a precompressed sibling may be
+    /// chosen for another client, or appear later).
+    fn representation(&self, head: &mut Vec<u8>, r: &Representation) {
+        field(head, "Content-Type", &r.content_type);
+        if let Some(coding) = r.encoding {
+            field(head, "Content-Encoding", coding);
+        }
+        self.validators(head, &r.validators);
         field(head, "Accept-Ranges", "bytes");
     }
 
     fn validators(&self, head: &mut Vec<u8>, v: &Validators) {
+        field(head, "Vary", "Accept-Encoding");
         field(head, "ETag", &v.etag);
         if let Some(modified) = v.last_modified {
             field(head, "Last-Modified", &httpdate::fmt_http_date(modified));
@@ -116,16 +134,17 @@ impl Exchange<'_> {
         }
     }
 
-    /// 200 with the whole file of `len` bytes.
-    pub fn file(&self, rel: String, len: u64, v: &Validators) -> Response {
+    /// 200 with the whole file.
+    pub fn file(&self, r: Representation) -> Response {
         let mut head = self.start(200);
-        self.representation(&mut head, &rel, v);
+        self.representation(&mut head, &r);
+        let length = r.len;
         let body = Body::File(FileRange {
-            path: rel,
+            path: r.path,
             offset: 0,
-            length: len,
+            length,
         });
-        self.finish(head, 200, Some(len), body, false)
+        self.finish(head, 200, Some(length), body, false)
     }
 
     /// 304: the validators, no body and no length (RFC 9110 §15.4.5).
@@ -135,14 +154,14 @@ impl Exchange<'_> {
         self.finish(head, 304, None, Body::Empty, false)
     }
 
-    /// 206 with one range of a file of `len` bytes.
-    pub fn partial(&self, rel: String, len: u64, v: &Validators, span: Span) -> Response {
+    /// 206 with one range of the file.
+    pub fn partial(&self, r: Representation, span: Span) -> Response {
         let mut head = self.start(206);
-        self.representation(&mut head, &rel, v);
-        let range = format!("bytes {}-{}/{len}", span.first, span.last);
+        self.representation(&mut head, &r);
+        let range = format!("bytes {}-{}/{}", span.first, span.last, r.len);
         field(&mut head, "Content-Range", &range);
         let body = Body::File(FileRange {
-            path: rel,
+            path: r.path,
             offset: span.first,
             length: span.len(),
         });
@@ -151,28 +170,20 @@ impl Exchange<'_> {
 
     /// 206 multipart/byteranges (RFC 9110 §14.6): each part its own small head, then
     /// its bytes, which the host streams from the file.
-    pub fn multipart(
-        &self,
-        rel: String,
-        len: u64,
-        v: &Validators,
-        spans: &[Span],
-        boundary: &str,
-    ) -> Response {
+    pub fn multipart(&self, r: Representation, spans: &[Span], boundary: &str) -> Response {
         let mut head = self.start(206);
-        let content_type = mime::content_type(&rel);
         let mut chunks = Vec::with_capacity(spans.len() * 2 + 1);
         let mut total = 0;
         for span in spans {
             let part = format!(
-                "\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\
-                 Content-Range: bytes {}-{}/{len}\r\n\r\n",
-                span.first, span.last
+                "\r\n--{boundary}\r\nContent-Type: {}\r\n\
+                 Content-Range: bytes {}-{}/{}\r\n\r\n",
+                r.content_type, span.first, span.last, r.len
             );
             total += part.len() as u64 + span.len();
             chunks.push(Chunk::Bytes(part.into_bytes()));
             chunks.push(Chunk::File(FileRange {
-                path: rel.clone(),
+                path: r.path.clone(),
                 offset: span.first,
                 length: span.len(),
             }));
@@ -182,7 +193,10 @@ impl Exchange<'_> {
         chunks.push(Chunk::Bytes(end.into_bytes()));
         let multipart = format!("multipart/byteranges; boundary={boundary}");
         field(&mut head, "Content-Type", &multipart);
-        self.validators(&mut head, v);
+        if let Some(coding) = r.encoding {
+            field(&mut head, "Content-Encoding", coding);
+        }
+        self.validators(&mut head, &r.validators);
         field(&mut head, "Accept-Ranges", "bytes");
         self.finish(head, 206, Some(total), Body::Chunks(chunks), false)
     }
@@ -271,23 +285,33 @@ mod tests {
         }
     }
 
+    fn repr(len: u64, modified: Option<SystemTime>) -> Representation {
+        Representation {
+            path: "a.txt".into(),
+            len,
+            validators: Validators::of(&Meta {
+                kind: Kind::File,
+                len,
+                modified,
+            }),
+            content_type: mime::content_type("a.txt").into_owned(),
+            encoding: None,
+        }
+    }
+
     fn text(r: &Response) -> String {
         String::from_utf8(r.head.clone()).unwrap()
     }
 
     #[test]
     fn file_head_and_body() {
-        let v = Validators::of(&Meta {
-            kind: Kind::File,
-            len: 5,
-            modified: Some(SystemTime::UNIX_EPOCH),
-        });
-        let r = exchange(false, true, false).file("a.txt".into(), 5, &v);
+        let rep = repr(5, Some(SystemTime::UNIX_EPOCH));
+        let r = exchange(false, true, false).file(rep.clone());
         assert_eq!(
             text(&r),
             "HTTP/1.1 200 OK\r\nServer: sandserve\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
              X-Content-Type-Options: nosniff\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             ETag: \"5-0.00000000\"\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+             Vary: Accept-Encoding\r\nETag: \"5-0.00000000\"\r\nLast-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
              Accept-Ranges: bytes\r\nContent-Length: 5\r\n\r\n"
         );
         assert_eq!(
@@ -299,18 +323,13 @@ mod tests {
             })
         );
         assert!(!r.close);
-        let head = exchange(true, true, false).file("a.txt".into(), 5, &v);
+        let head = exchange(true, true, false).file(rep);
         assert_eq!(head.head, r.head);
         assert_eq!(head.body, Body::Empty);
     }
 
     #[test]
     fn multipart_length_counts_every_byte() {
-        let v = Validators::of(&Meta {
-            kind: Kind::File,
-            len: 100,
-            modified: None,
-        });
         let spans = [
             Span { first: 0, last: 9 },
             Span {
@@ -318,7 +337,7 @@ mod tests {
                 last: 59,
             },
         ];
-        let r = exchange(false, true, false).multipart("a.txt".into(), 100, &v, &spans, "B");
+        let r = exchange(false, true, false).multipart(repr(100, None), &spans, "B");
         let Body::Chunks(chunks) = &r.body else {
             panic!("{:?}", r.body)
         };

@@ -116,6 +116,27 @@ pub fn plan(body: wit::Body, root: &Dir) -> Result<Plan> {
     Ok(plan)
 }
 
+/// A whole page of the root (the host's own error page), if it is a regular file of at
+/// most `MAX_INLINE` bytes that can be opened below the root.
+pub fn plan_page(root: &Dir, path: &str) -> Option<Plan> {
+    let (file, size) = open_confined(root, path).ok()?;
+    if size > MAX_INLINE {
+        return None;
+    }
+    let mut plan = Plan {
+        pieces: vec![Piece::File {
+            file: Arc::new(file),
+            offset: 0,
+            length: size,
+        }],
+        len: size,
+    };
+    if size <= COALESCE_LIMIT {
+        plan.read_small_files().ok()?;
+    }
+    Some(plan)
+}
+
 fn file_piece(
     root: &Dir,
     open: &mut Vec<(String, Arc<File>, u64)>,

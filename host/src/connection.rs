@@ -77,7 +77,7 @@ async fn serve_requests(
             Framed::Head(len) => len,
             Framed::Closed => return Ok(()),
             Framed::TooLarge => {
-                let reply = convert::error_response(431);
+                let reply = convert::error_response(431, None);
                 body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
                 shared.log(peer, &buf, &reply, Instant::now());
                 return linger_close(stream).await;

@@ -75,27 +75,41 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
     })
 }
 
-/// A response made by the host itself; it always closes the connection.
-pub fn error_response(status: u16) -> Checked {
+/// The root's page for the host's own 5xx answers, like nginx's customary `50x.html`.
+pub const SERVER_ERROR_PAGE: &str = "50x.html";
+
+/// A response made by the host itself; it always closes the connection. A 5xx uses the
+/// root's `50x.html` when there is one (opened confined, like every file), else a small
+/// built-in page.
+pub fn error_response(status: u16, root: Option<&Dir>) -> Checked {
     let (status, reason) = match status {
         431 => (431, "Request Header Fields Too Large"),
         503 => (503, "Service Unavailable"),
         _ => (500, "Internal Server Error"),
     };
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\n\
-         <body><h1>{status} {reason}</h1><hr><p>sandserve</p></body></html>\n"
-    );
+    let page = root
+        .filter(|_| status >= 500)
+        .and_then(|root| body::plan_page(root, SERVER_ERROR_PAGE));
+    let body = page.unwrap_or_else(|| {
+        Plan::bytes(
+            format!(
+                "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\n\
+                 <body><h1>{status} {reason}</h1><hr><p>sandserve</p></body></html>\n"
+            )
+            .into_bytes(),
+        )
+    });
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nServer: sandserve\r\nDate: {}\r\n\
-         Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         X-Content-Type-Options: nosniff\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
         httpdate::fmt_http_date(std::time::SystemTime::now()),
-        html.len()
+        body.len()
     );
     Checked {
         status,
         head: head.into_bytes(),
-        body: Plan::bytes(html.into_bytes()),
+        body,
         close: true,
     }
 }

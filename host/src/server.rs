@@ -100,7 +100,7 @@ impl Shared {
             checked.and_then(|response| convert::check(response, head_request, &self.root));
         checked.unwrap_or_else(|e| {
             eprintln!("sandserve: {peer} \"{}\": 500: {e:#}", request_line(head));
-            convert::error_response(500)
+            convert::error_response(500, Some(&self.root))
         })
     }
 
