@@ -11,9 +11,11 @@ use std::io;
 use std::time::{Duration, SystemTime};
 
 use exports::sandserve::server::handler as wit;
-use wasip2::filesystem::types::{Descriptor, DescriptorType, ErrorCode, PathFlags};
+use wasip2::filesystem::types::{
+    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
+};
 
-use crate::root::{Kind, Meta, Root};
+use crate::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
 use crate::{Body, Chunk, FileRange, Policy, Response};
 
 wit_bindgen::generate!({
@@ -25,10 +27,19 @@ struct Component;
 
 impl wit::Guest for Component {
     fn handle(request: wit::Request) -> wit::Response {
+        let p = request.policy;
         let policy = Policy {
-            min_user_agent_len: request.policy.min_user_agent_len,
-            serve_dotfiles: request.policy.serve_dotfiles,
-            server_name: request.policy.server_name,
+            min_user_agent_len: p.min_user_agent_len,
+            serve_dotfiles: p.serve_dotfiles,
+            server_name: p.server_name,
+            cache_control: p
+                .cache_control
+                .into_iter()
+                .map(|rule| (rule.pattern, rule.value))
+                .collect(),
+            extra_headers: p.extra_headers,
+            list_dirs: p.list_dirs,
+            fallback: p.fallback,
         };
         let response = crate::handle(&request.head, &policy, &SandboxRoot::new(), now());
         to_wit(response)
@@ -60,6 +71,43 @@ impl SandboxRoot {
 }
 
 impl Root for SandboxRoot {
+    fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)> {
+        let opened;
+        let dir = if rel.is_empty() {
+            self.dir()?
+        } else {
+            opened = self
+                .dir()?
+                .open_at(
+                    PathFlags::SYMLINK_FOLLOW,
+                    rel,
+                    OpenFlags::DIRECTORY,
+                    DescriptorFlags::READ,
+                )
+                .map_err(io_error)?;
+            &opened
+        };
+        let stream = dir.read_directory().map_err(io_error)?;
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.read_directory_entry().map_err(io_error)? {
+            if entries.len() == MAX_ENTRIES {
+                return Ok((entries, true));
+            }
+            let path = if rel.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{rel}/{}", entry.name)
+            };
+            if let Ok(meta) = self.stat(&path) {
+                entries.push(Entry {
+                    name: entry.name,
+                    meta,
+                });
+            }
+        }
+        Ok((entries, false))
+    }
+
     fn stat(&self, rel: &str) -> io::Result<Meta> {
         let rel = if rel.is_empty() { "." } else { rel };
         // One `stat-at`, following symlinks; WASI refuses those that leave the root.

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use crate::conditional::{self, Outcome, Validators};
 use crate::encoding;
 use crate::error::ServeError;
+use crate::listing;
 use crate::mime;
 use crate::policy::Policy;
 use crate::range::{self, Ranges};
@@ -12,7 +13,7 @@ use crate::request::{Method, Request};
 use crate::resolve::{Resolved, resolve};
 use crate::respond::{Exchange, Representation, Response};
 use crate::root::{Kind, Meta, Root};
-use crate::target::{self, Target};
+use crate::target::{self, DecodedPath, Target};
 
 /// The custom error pages, served from the root with their real status when they exist
 /// (`50x.html`, for failures of the handler itself, is the host's).
@@ -27,7 +28,7 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
             // We could not read the request, so we know nothing of what it allows; but
             // a client that sent HEAD reads no body, whatever else was wrong.
             let exchange = Exchange {
-                server_name: &policy.server_name,
+                policy,
                 now,
                 head_only: head.starts_with(b"HEAD "),
                 keep_alive: false,
@@ -37,7 +38,7 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
         }
     };
     let exchange = Exchange {
-        server_name: &policy.server_name,
+        policy,
         now,
         head_only: request.method == Method::Head,
         // A body we will not read would be taken for the next request: close instead.
@@ -48,6 +49,8 @@ pub fn handle(head: &[u8], policy: &Policy, root: &impl Root, now: SystemTime) -
     match decide(&request, policy, root) {
         Ok(Decision::File { rel, meta }) => file(&exchange, &request, rel, &meta, root),
         Ok(Decision::Redirect(location)) => exchange.redirect(&location),
+        Ok(Decision::Listing { rel }) => listing(&exchange, &request, &rel, root)
+            .unwrap_or_else(|error| exchange.error(error, error_page(error, root))),
         Ok(Decision::Options) => exchange.options(),
         Err(error) => exchange.error(error, error_page(error, root)),
     }
@@ -63,7 +66,7 @@ fn file(
     meta: &Meta,
     root: &impl Root,
 ) -> Response {
-    let r = representation(request, rel, meta, root);
+    let r = representation(exchange, request, rel, meta, root);
     match conditional::evaluate(request, &r.validators) {
         Outcome::NotModified => return exchange.not_modified(&r.validators),
         Outcome::PreconditionFailed => {
@@ -96,12 +99,14 @@ fn file(
 /// the client accepts. Siblings are only looked for when the client sent
 /// Accept-Encoding, so clients that do not compress pay no extra lookups.
 fn representation(
+    exchange: &Exchange<'_>,
     request: &Request<'_>,
     rel: String,
     meta: &Meta,
     root: &impl Root,
 ) -> Representation {
     let content_type = mime::content_type(&rel).into_owned();
+    let cache_control = exchange.policy.cache_control(&rel).map(str::to_owned);
     if let Some(accept) = request.header("accept-encoding") {
         for (coding, suffix) in encoding::acceptable(accept) {
             let sibling = format!("{rel}{suffix}");
@@ -114,6 +119,7 @@ fn representation(
                     validators: Validators::of(&m).for_encoding(coding),
                     content_type,
                     encoding: Some(coding),
+                    cache_control,
                 };
             }
         }
@@ -124,7 +130,32 @@ fn representation(
         validators: Validators::of(meta),
         content_type,
         encoding: None,
+        cache_control,
     }
+}
+
+/// The listing of directory `rel` (listings are on and it has no index).
+fn listing(
+    exchange: &Exchange<'_>,
+    request: &Request<'_>,
+    rel: &str,
+    root: &impl Root,
+) -> Result<Response, ServeError> {
+    let (entries, truncated) = root.list(rel).map_err(|e| crate::resolve::io_error(&e))?;
+    let entries = listing::prepare(entries, exchange.policy.serve_dotfiles);
+    let url = if rel.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{rel}/")
+    };
+    Ok(if listing::wants_json(request.header("accept")) {
+        exchange.listing(listing::json(&url, &entries, truncated), "application/json")
+    } else {
+        exchange.listing(
+            listing::html(&url, &entries, truncated),
+            "text/html; charset=utf-8",
+        )
+    })
 }
 
 /// What a well-formed request gets.
@@ -133,6 +164,7 @@ enum Decision {
     File { rel: String, meta: Meta },
     Redirect(String),
     Options,
+    Listing { rel: String },
 }
 
 fn decide(
@@ -153,9 +185,9 @@ fn decide(
         return Ok(Decision::Options);
     }
     policy.check(request, &path)?;
-    match resolve(&path, root)? {
-        Resolved::File { rel, meta } => Ok(Decision::File { rel, meta }),
-        Resolved::AddSlash => {
+    match resolve(&path, root, policy.list_dirs) {
+        Ok(Resolved::File { rel, meta }) => Ok(Decision::File { rel, meta }),
+        Ok(Resolved::AddSlash) => {
             let mut location = path.encoded(true);
             if let Some(query) = query {
                 location.push('?');
@@ -163,6 +195,25 @@ fn decide(
             }
             Ok(Decision::Redirect(location))
         }
+        Ok(Resolved::Listing { rel }) => Ok(Decision::Listing { rel }),
+        Err(ServeError::NotFound) => fallback(&path, policy, root).ok_or(ServeError::NotFound),
+        Err(error) => Err(error),
+    }
+}
+
+/// For a single-page app: the fallback file for a missing path that looks like a route
+/// (its last segment has no `.`), so `/users/42` gets the app and `/app.js` stays 404.
+fn fallback(path: &DecodedPath, policy: &Policy, root: &impl Root) -> Option<Decision> {
+    let file = policy.fallback.as_deref()?;
+    if path.segments.last().is_some_and(|s| s.contains('.')) {
+        return None;
+    }
+    match root.stat(file) {
+        Ok(meta) if meta.kind == Kind::File => Some(Decision::File {
+            rel: file.to_owned(),
+            meta,
+        }),
+        _ => None,
     }
 }
 

@@ -14,6 +14,7 @@
 //! - `conditional` — ETag and Last-Modified; If-Match, If-None-Match and the dates.
 //! - `range`     — `Range: bytes=…`: the parts of a file to send, coalesced and capped.
 //! - `encoding`  — Accept-Encoding: which precompressed sibling (`.br`, `.zst`, `.gz`).
+//! - `listing`   — directory listings, HTML or JSON (`--list-dirs`).
 //! - `root`      — the handler's read-only view of the served root (the WASI preopen).
 //! - `mime`      — file name → Content-Type.
 //! - `respond`   — a decision to response head bytes and a body.
@@ -24,6 +25,7 @@ pub mod encoding;
 pub mod error;
 pub mod framing;
 pub mod handler;
+pub mod listing;
 pub mod mime;
 pub mod policy;
 pub mod range;

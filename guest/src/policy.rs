@@ -1,4 +1,5 @@
-//! The operator's rules for who may fetch what: the seed's User-Agent rule and dotfiles.
+//! The operator's rules: who may fetch what (the seed's User-Agent rule, dotfiles), and
+//! what responses carry besides (Cache-Control rules, extra headers, listings, fallback).
 
 use crate::error::ServeError;
 use crate::request::{Request, trim};
@@ -13,6 +14,14 @@ pub struct Policy {
     pub serve_dotfiles: bool,
     /// Value of the `Server` header; empty sends none.
     pub server_name: String,
+    /// (glob, value): Cache-Control of the first rule whose glob matches a file.
+    pub cache_control: Vec<(String, String)>,
+    /// Fields added to every response.
+    pub extra_headers: Vec<(String, String)>,
+    /// Directories without an index get a listing instead of 403.
+    pub list_dirs: bool,
+    /// Served with 200 for missing paths that look like routes (single-page apps).
+    pub fallback: Option<String>,
 }
 
 impl Default for Policy {
@@ -21,11 +30,23 @@ impl Default for Policy {
             min_user_agent_len: 0,
             serve_dotfiles: false,
             server_name: "sandserve".to_owned(),
+            cache_control: Vec::new(),
+            extra_headers: Vec::new(),
+            list_dirs: false,
+            fallback: None,
         }
     }
 }
 
 impl Policy {
+    /// The Cache-Control value for a file (by its path relative to the root).
+    pub fn cache_control(&self, rel: &str) -> Option<&str> {
+        self.cache_control
+            .iter()
+            .find(|(pattern, _)| glob(pattern, rel))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// Refuses the request (403) when a rule forbids it.
     pub fn check(&self, request: &Request<'_>, path: &DecodedPath) -> Result<(), ServeError> {
         if self.min_user_agent_len > 0 {
@@ -43,6 +64,29 @@ impl Policy {
             return Err(ServeError::Forbidden("dotfile"));
         }
         Ok(())
+    }
+}
+
+/// Whether `path` matches `pattern`: `*` is any run of characters within a segment,
+/// `**` any run across segments. A pattern without `/` is matched against the last
+/// segment alone, so `*.css` means CSS files in any directory.
+pub fn glob(pattern: &str, path: &str) -> bool {
+    let path = if pattern.contains('/') {
+        path
+    } else {
+        path.rsplit('/').next().unwrap_or(path)
+    };
+    matches(pattern.as_bytes(), path.as_bytes())
+}
+
+fn matches(p: &[u8], s: &[u8]) -> bool {
+    match p {
+        [] => s.is_empty(),
+        [b'*', b'*', rest @ ..] => (0..=s.len()).any(|i| matches(rest, &s[i..])),
+        [b'*', rest @ ..] => (0..=s.len())
+            .take_while(|&i| i == 0 || s[i - 1] != b'/')
+            .any(|i| matches(rest, &s[i..])),
+        [c, rest @ ..] => s.first() == Some(c) && matches(rest, &s[1..]),
     }
 }
 
@@ -87,5 +131,27 @@ mod tests {
             ..Policy::default()
         };
         assert!(check(&allow, head, "/.well-known/x").is_ok());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*", "a.txt") && glob("*", "dir/a.txt"));
+        assert!(glob("*.css", "assets/site.css") && !glob("*.css", "site.js"));
+        assert!(glob("assets/**", "assets/img/logo.svg"));
+        assert!(!glob("assets/*", "assets/img/logo.svg") && glob("assets/*", "assets/a.js"));
+        assert!(glob("*.[0-9a-f]*", "app.[0-9a-f]x") && !glob("a?", "ab"));
+        let policy = Policy {
+            cache_control: vec![
+                ("assets/**".into(), "max-age=31536000, immutable".into()),
+                ("*".into(), "no-cache".into()),
+            ],
+            ..Policy::default()
+        };
+        assert_eq!(
+            policy.cache_control("assets/a.css"),
+            Some("max-age=31536000, immutable")
+        );
+        assert_eq!(policy.cache_control("index.html"), Some("no-cache"));
+        assert_eq!(Policy::default().cache_control("index.html"), None);
     }
 }

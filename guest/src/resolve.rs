@@ -19,9 +19,15 @@ pub enum Resolved {
     File { rel: String, meta: Meta },
     /// A directory asked for without its trailing slash: redirect to add it.
     AddSlash,
+    /// A directory without an index, to be listed (only when listings are on).
+    Listing { rel: String },
 }
 
-pub fn resolve(path: &DecodedPath, root: &impl Root) -> Result<Resolved, ServeError> {
+pub fn resolve(
+    path: &DecodedPath,
+    root: &impl Root,
+    list_dirs: bool,
+) -> Result<Resolved, ServeError> {
     let rel = path.relative();
     if path.trailing_slash || rel.is_empty() {
         let index = if rel.is_empty() {
@@ -32,6 +38,9 @@ pub fn resolve(path: &DecodedPath, root: &impl Root) -> Result<Resolved, ServeEr
         return match root.stat(&index) {
             Ok(meta) => file(index, meta),
             Err(e) if is_missing(&e) => match root.stat(&rel) {
+                Ok(Meta {
+                    kind: Kind::Dir, ..
+                }) if list_dirs => Ok(Resolved::Listing { rel }),
                 Ok(Meta {
                     kind: Kind::Dir, ..
                 }) => Err(ServeError::Forbidden("directory has no index")),
@@ -93,7 +102,7 @@ mod tests {
     }
 
     fn resolve_str(root: &DirRoot, path: &str) -> Result<Resolved, ServeError> {
-        resolve(&decode(path).unwrap(), root)
+        resolve(&decode(path).unwrap(), root, false)
     }
 
     fn rel(r: Result<Resolved, ServeError>) -> String {

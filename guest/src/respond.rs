@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use crate::conditional::Validators;
 use crate::error::{ServeError, reason};
 use crate::mime;
+use crate::policy::Policy;
 use crate::range::Span;
 
 /// Bytes of a file below the root, streamed by the host.
@@ -55,12 +56,15 @@ pub struct Representation {
     pub content_type: String,
     /// `Content-Encoding`, for a precompressed sibling.
     pub encoding: Option<&'static str>,
+    /// By the operator's rules for the path asked for.
+    pub cache_control: Option<String>,
 }
 
 /// What all responses to one request have in common.
 #[derive(Debug)]
 pub struct Exchange<'a> {
-    pub server_name: &'a str,
+    /// The operator's settings: server name, extra headers, Cache-Control rules.
+    pub policy: &'a Policy,
     pub now: SystemTime,
     /// A HEAD request: send the head a GET would get, and no body.
     pub head_only: bool,
@@ -75,13 +79,16 @@ impl Exchange<'_> {
     fn start(&self, status: u16) -> Vec<u8> {
         let mut head = Vec::with_capacity(256);
         let _ = write!(head, "HTTP/1.1 {status} {}\r\n", reason(status));
-        if !self.server_name.is_empty() {
-            field(&mut head, "Server", self.server_name);
+        if !self.policy.server_name.is_empty() {
+            field(&mut head, "Server", &self.policy.server_name);
         }
         field(&mut head, "Date", &httpdate::fmt_http_date(self.now));
         // Browsers must not guess a type other than the one we send (a text file that
         // looks like HTML must not run as a page).
         field(&mut head, "X-Content-Type-Options", "nosniff");
+        for (name, value) in &self.policy.extra_headers {
+            field(&mut head, name, value);
+        }
         head
     }
 
@@ -95,6 +102,9 @@ impl Exchange<'_> {
         }
         self.validators(head, &r.validators);
         field(head, "Accept-Ranges", "bytes");
+        if let Some(value) = &r.cache_control {
+            field(head, "Cache-Control", value);
+        }
     }
 
     fn validators(&self, head: &mut Vec<u8>, v: &Validators) {
@@ -201,6 +211,21 @@ impl Exchange<'_> {
         self.finish(head, 206, Some(total), Body::Chunks(chunks), false)
     }
 
+    /// 200 with a listing page made here; it varies with Accept (HTML or JSON).
+    pub fn listing(&self, page: String, content_type: &str) -> Response {
+        let mut head = self.start(200);
+        field(&mut head, "Content-Type", content_type);
+        field(&mut head, "Vary", "Accept");
+        let length = page.len() as u64;
+        self.finish(
+            head,
+            200,
+            Some(length),
+            Body::Bytes(page.into_bytes()),
+            false,
+        )
+    }
+
     /// 301 to `location` (an absolute path, already encoded).
     pub fn redirect(&self, location: &str) -> Response {
         let mut head = self.start(301);
@@ -276,8 +301,9 @@ mod tests {
     use crate::root::{Kind, Meta};
 
     fn exchange(head_only: bool, keep_alive: bool, http10: bool) -> Exchange<'static> {
+        static POLICY: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::default);
         Exchange {
-            server_name: "sandserve",
+            policy: &POLICY,
             now: SystemTime::UNIX_EPOCH,
             head_only,
             keep_alive,
@@ -296,6 +322,7 @@ mod tests {
             }),
             content_type: mime::content_type("a.txt").into_owned(),
             encoding: None,
+            cache_control: None,
         }
     }
 

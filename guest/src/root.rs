@@ -25,10 +25,25 @@ pub struct Meta {
     pub modified: Option<SystemTime>,
 }
 
+/// One entry of a directory, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub meta: Meta,
+}
+
+/// Most entries a listing reads; a larger directory is listed in part, and says so.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// Read-only access to the served root. `rel` is `/`-separated, relative, already
 /// checked to contain no `.`/`..` segments.
 pub trait Root {
     fn stat(&self, rel: &str) -> io::Result<Meta>;
+
+    /// The entries of a directory, symlinks followed (ones that lead nowhere or out of
+    /// the root are left out), in no particular order; at most `MAX_ENTRIES`, and
+    /// whether there were more.
+    fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)>;
 }
 
 /// A root that is a directory of the (possibly virtual) filesystem.
@@ -44,6 +59,27 @@ impl DirRoot {
 }
 
 impl Root for DirRoot {
+    fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(self.base.join(rel))? {
+            if entries.len() == MAX_ENTRIES {
+                return Ok((entries, true));
+            }
+            let Ok(name) = entry?.file_name().into_string() else {
+                continue;
+            };
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if let Ok(meta) = self.stat(&path) {
+                entries.push(Entry { name, meta });
+            }
+        }
+        Ok((entries, false))
+    }
+
     fn stat(&self, rel: &str) -> io::Result<Meta> {
         let meta = std::fs::metadata(self.base.join(rel))?;
         let kind = if meta.is_file() {

@@ -33,6 +33,10 @@ fn boundary(c: &mut Criterion) {
         min_user_agent_len: 0,
         serve_dotfiles: false,
         server_name: "sandserve".into(),
+        cache_control: Vec::new(),
+        extra_headers: Vec::new(),
+        list_dirs: false,
+        fallback: None,
     };
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";

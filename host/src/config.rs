@@ -32,6 +32,25 @@ pub struct Args {
     /// Serve files and directories whose name starts with `.` (refused by default).
     #[arg(long)]
     pub serve_dotfiles: bool,
+    /// List directories that have no index.html (HTML, or JSON for `Accept:
+    /// application/json`) instead of refusing them with 403.
+    #[arg(long)]
+    pub list_dirs: bool,
+    /// For single-page apps: serve FILE (relative to the root) with 200 for missing
+    /// paths that look like routes (no `.` in the last segment); missing assets stay 404.
+    #[arg(long, value_name = "FILE")]
+    pub fallback: Option<String>,
+    /// `Cache-Control` for every file not matched by a --cache-rule (none by default).
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+    /// `Cache-Control` for files matching a glob, checked in order before
+    /// --cache-control: `'assets/**=max-age=31536000, immutable'`. A glob without `/`
+    /// matches the file name in any directory (`*.css`).
+    #[arg(long = "cache-rule", value_name = "GLOB=VALUE")]
+    pub cache_rules: Vec<String>,
+    /// A field added to every response: `--header 'Permissions-Policy: camera=()'`.
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
     /// Longest time one handler call may run before it is stopped (a 500 that closes
     /// the connection): `1s`, `250ms`.
     #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
@@ -95,6 +114,11 @@ pub struct Config {
     pub workers: usize,
     pub min_user_agent_len: u32,
     pub serve_dotfiles: bool,
+    pub list_dirs: bool,
+    pub fallback: Option<String>,
+    /// (glob, value), in the order they are tried.
+    pub cache_rules: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
     pub handler_timeout: Duration,
     /// Bytes of linear memory one instance may use.
     pub handler_memory: usize,
@@ -162,6 +186,27 @@ impl Config {
         if args.handler_timeout < Duration::from_millis(1) {
             bail!("--handler-timeout: must be at least 1ms");
         }
+        let mut cache_rules = Vec::new();
+        for rule in &args.cache_rules {
+            let Some((glob, value)) = rule.split_once('=') else {
+                bail!("--cache-rule {rule:?}: expected GLOB=VALUE");
+            };
+            cache_rules.push((glob.trim().to_owned(), field_value("--cache-rule", value)?));
+        }
+        if let Some(value) = &args.cache_control {
+            cache_rules.push(("**".to_owned(), field_value("--cache-control", value)?));
+        }
+        let headers = args
+            .headers
+            .iter()
+            .map(|h| header(h))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(file) = &args.fallback {
+            let inside = !file.starts_with('/') && !file.split('/').any(|s| s == "..");
+            if !inside || !root.join(file).is_file() {
+                bail!("--fallback {file}: not a file below the root");
+            }
+        }
         Ok(Config {
             root,
             listen,
@@ -169,6 +214,10 @@ impl Config {
             workers,
             min_user_agent_len: args.min_user_agent_len,
             serve_dotfiles: args.serve_dotfiles,
+            list_dirs: args.list_dirs,
+            fallback: args.fallback,
+            cache_rules,
+            headers,
             handler_timeout: args.handler_timeout,
             handler_memory: args.handler_memory,
             reuse_instances: args.reuse_instances,
@@ -186,6 +235,58 @@ impl Config {
             access_log: !args.quiet,
         })
     }
+}
+
+/// Fields the server writes itself; adding them with --header would contradict it.
+const MANAGED: &[&str] = &[
+    "accept-ranges",
+    "allow",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "keep-alive",
+    "last-modified",
+    "location",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "vary",
+    "x-content-type-options",
+];
+
+/// `Name: value` for --header: a token, a value without control characters, and not a
+/// field the server manages itself.
+fn header(text: &str) -> Result<(String, String)> {
+    let Some((name, value)) = text.split_once(':') else {
+        bail!("--header {text:?}: expected 'Name: value'");
+    };
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        bail!("--header {text:?}: {name:?} is not a field name");
+    }
+    if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {
+        bail!(
+            "--header {text:?}: sandserve sets {name} itself (for Cache-Control, use --cache-control or --cache-rule)"
+        );
+    }
+    Ok((name.to_owned(), field_value("--header", value)?))
+}
+
+/// A field value: trimmed, not empty, no control characters (CR and LF would start a
+/// field of their own).
+fn field_value(flag: &str, value: &str) -> Result<String> {
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || value.chars().any(|c| c.is_control() && c != '\t') {
+        bail!("{flag}: {value:?} is not a valid field value");
+    }
+    Ok(value.to_owned())
 }
 
 /// A duration on the command line: `250ms`, `10s`, `2m`; a bare number is seconds.
@@ -234,6 +335,25 @@ fn split_unit(text: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_and_values() {
+        assert_eq!(
+            header("Permissions-Policy: camera=()").unwrap(),
+            ("Permissions-Policy".to_owned(), "camera=()".to_owned())
+        );
+        for bad in [
+            "NoColon",
+            "Bad Name: x",
+            ": x",
+            "X: ",
+            "X: a\r\nSet-Cookie: y",
+            "Content-Length: 5",
+            "cache-control: x",
+        ] {
+            assert!(header(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations_and_sizes() {

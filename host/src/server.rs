@@ -76,6 +76,17 @@ impl Shared {
                 min_user_agent_len: config.min_user_agent_len,
                 serve_dotfiles: config.serve_dotfiles,
                 server_name: "sandserve".to_owned(),
+                cache_control: config
+                    .cache_rules
+                    .iter()
+                    .map(|(pattern, value)| wit::CacheRule {
+                        pattern: pattern.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                extra_headers: config.headers.clone(),
+                list_dirs: config.list_dirs,
+                fallback: config.fallback.clone(),
             },
             limits: Limits {
                 header_timeout: config.header_timeout,

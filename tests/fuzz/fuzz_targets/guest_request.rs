@@ -9,7 +9,7 @@ use std::io;
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use sandserve_guest::root::{Kind, Meta};
+use sandserve_guest::root::{Entry, Kind, Meta};
 use sandserve_guest::{Body, Chunk, Policy, Root};
 
 /// `a.txt` (13 bytes), `.hidden`, `dir/` with `dir/index.html`, `404.html`.
@@ -22,6 +22,11 @@ fn safe(rel: &str) -> bool {
 }
 
 impl Root for Fake {
+    fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)> {
+        assert!(safe(rel), "the root was asked to list {rel:?}");
+        Ok((Vec::new(), false))
+    }
+
     fn stat(&self, rel: &str) -> io::Result<Meta> {
         assert!(safe(rel), "the root was asked for {rel:?}");
         let file = |len| Meta {
@@ -45,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
     let policy = Policy {
         min_user_agent_len: (data.len() % 3) as u32 * 10,
         serve_dotfiles: data.len() % 2 == 0,
-        server_name: "sandserve".into(),
+        list_dirs: data.len() % 5 == 0,
+        fallback: (data.len() % 7 == 0).then(|| "a.txt".to_owned()),
+        ..Policy::default()
     };
     let response = sandserve_guest::handle(data, &policy, &Fake, SystemTime::now());
     let mut fields = [httparse::EMPTY_HEADER; 32];
