@@ -43,6 +43,7 @@ pub fn html(url: &str, entries: &[Entry], truncated: bool) -> String {
     let mut page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"icon\" href=\"data:,\">\
          <title>Index of {title}</title>\n<style>\
          body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}}\
          h1{{font-size:1.3rem;font-weight:600}}table{{border-collapse:collapse;width:100%}}\

@@ -1,0 +1,146 @@
+//! A real browser on the real server: headless Chromium loads the default site and a
+//! directory listing; every subresource must come back 200 (the server's access log
+//! says so) and the pages must render (their DOM, after scripts ran). Screenshots are
+//! left in `target/tmp/browser/` for a developer to look at, never in the repository.
+//!
+//! Needs Debian's `chromium`, which `.ci/run` installs. Without it the test says so and
+//! passes, unless SANDSERVE_REQUIRE_BROWSER=1 (set by `.ci/run`), which makes a missing
+//! browser a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Server;
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("which").arg(name).output().ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
+}
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom` or `--screenshot=…`);
+/// returns what it printed on stdout.
+fn run(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+            "--window-size=1024,768",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("cannot run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_default_site_and_a_listing_render_in_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("SANDSERVE_REQUIRE_BROWSER").is_none(),
+            "SANDSERVE_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium; .ci/run does)");
+        return;
+    };
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
+    let server = Server::start(&site, &["--list-dirs"]);
+    let base = format!("http://{}", server.addr);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+
+    // The home page: rendered, with its script run (it writes what the server said).
+    let dom = run(
+        &browser,
+        profile.path(),
+        &format!("{base}/"),
+        &["--dump-dom"],
+    );
+    assert!(dom.contains("<h1>sandserve</h1>"), "{dom}");
+    assert!(
+        dom.contains("This page was served by sandserve as text/html; charset=utf-8."),
+        "the script did not run:\n{dom}"
+    );
+    let shot = shots.join("home.png");
+    run(
+        &browser,
+        profile.path(),
+        &format!("{base}/"),
+        &[&format!("--screenshot={}", shot.display())],
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "screenshot is blank"
+    );
+
+    // A listing: the assets directory has no index.
+    let dom = run(
+        &browser,
+        profile.path(),
+        &format!("{base}/assets/"),
+        &["--dump-dom"],
+    );
+    assert!(dom.contains("Index of /assets/"), "{dom}");
+    for name in ["app.js", "logo.svg", "style.css"] {
+        assert!(
+            dom.contains(&format!("<a href=\"{name}\">{name}</a>")),
+            "{name}:\n{dom}"
+        );
+    }
+    let shot = shots.join("listing.png");
+    run(
+        &browser,
+        profile.path(),
+        &format!("{base}/assets/"),
+        &[&format!("--screenshot={}", shot.display())],
+    );
+
+    // Every request the browser made was answered 200 (or 304, a cache revalidation).
+    let log = server.wait_for_log("\"GET /assets/app.js HTTP/1.1\"");
+    let requests: Vec<&str> = log.lines().filter(|l| l.contains(" HTTP/1.1\" ")).collect();
+    for path in [
+        "/ ",
+        "/assets/style.css",
+        "/assets/logo.svg",
+        "/assets/app.js",
+        "/assets/ ",
+    ] {
+        assert!(
+            requests
+                .iter()
+                .any(|l| l.contains(&format!("\"GET {path}"))),
+            "the browser never asked for {path}:\n{log}"
+        );
+    }
+    for line in &requests {
+        let status = line
+            .rsplit('"')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        assert!(status == "200" || status == "304", "not loaded: {line}");
+    }
+    eprintln!("screenshots in {}", shots.display());
+}
