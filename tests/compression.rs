@@ -7,12 +7,6 @@ mod common;
 
 use common::{Server, site, write};
 
-fn get(server: &Server, path: &str, fields: &str) -> common::Response {
-    server.request(&format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n"
-    ))
-}
-
 #[test]
 fn siblings_are_chosen_by_accept_encoding() {
     let site = site();
@@ -50,7 +44,7 @@ fn siblings_are_chosen_by_accept_encoding() {
             None,
         ),
     ] {
-        let r = get(&server, "/app.js", accept);
+        let r = server.get_with("/app.js", accept);
         assert_eq!(r.status, 200, "{accept}");
         assert_eq!(r.body, body, "{accept}");
         assert_eq!(r.header("content-encoding"), coding, "{accept}");
@@ -63,7 +57,9 @@ fn siblings_are_chosen_by_accept_encoding() {
     }
     // A file without siblings varies too: one could be added at any time.
     assert_eq!(
-        get(&server, "/a.txt", "Accept-Encoding: br\r\n").header("vary"),
+        server
+            .get_with("/a.txt", "Accept-Encoding: br\r\n")
+            .header("vary"),
         Some("Accept-Encoding")
     );
 }
@@ -74,37 +70,27 @@ fn etags_differ_per_encoding_and_ranges_apply_to_the_chosen_one() {
     write(&site.root, "app.js", "console.log('plain');\n");
     write(&site.root, "app.js.br", "BROTLI-BYTES");
     let server = Server::start(&site.root, &[]);
-    let plain = get(&server, "/app.js", "");
-    let br = get(&server, "/app.js", "Accept-Encoding: br\r\n");
+    let plain = server.get_with("/app.js", "");
+    let br = server.get_with("/app.js", "Accept-Encoding: br\r\n");
     let (plain_tag, br_tag) = (plain.header("etag").unwrap(), br.header("etag").unwrap());
     assert_ne!(plain_tag, br_tag);
     assert!(br_tag.ends_with("-br\""), "{br_tag}");
     // A cache holding the plain copy revalidates it: not the br one.
-    let r = get(
-        &server,
-        "/app.js",
-        &format!("If-None-Match: {plain_tag}\r\n"),
-    );
+    let r = server.get_with("/app.js", &format!("If-None-Match: {plain_tag}\r\n"));
     assert_eq!(r.status, 304);
-    let r = get(
-        &server,
+    let r = server.get_with(
         "/app.js",
         &format!("Accept-Encoding: br\r\nIf-None-Match: {plain_tag}\r\n"),
     );
     assert_eq!((r.status, r.body.as_slice()), (200, &b"BROTLI-BYTES"[..]));
-    let r = get(
-        &server,
+    let r = server.get_with(
         "/app.js",
         &format!("Accept-Encoding: br\r\nIf-None-Match: {br_tag}\r\n"),
     );
     assert_eq!(r.status, 304);
     assert_eq!(r.header("vary"), Some("Accept-Encoding"));
     // Range counts bytes of the compressed file.
-    let r = get(
-        &server,
-        "/app.js",
-        "Accept-Encoding: br\r\nRange: bytes=0-6\r\n",
-    );
+    let r = server.get_with("/app.js", "Accept-Encoding: br\r\nRange: bytes=0-6\r\n");
     assert_eq!(r.status, 206);
     assert_eq!(r.body, b"BROTLI-");
     assert_eq!(r.header("content-range"), Some("bytes 0-6/12"));

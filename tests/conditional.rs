@@ -6,12 +6,6 @@ mod common;
 
 use common::{Server, site, write};
 
-fn get_with(server: &Server, path: &str, fields: &str) -> common::Response {
-    server.request(&format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n"
-    ))
-}
-
 #[test]
 fn files_carry_validators_and_a_current_copy_gets_304() {
     let site = site();
@@ -34,7 +28,7 @@ fn files_carry_validators_and_a_current_copy_gets_304() {
         format!("If-Modified-Since: {modified}\r\n"),
         "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n".to_owned(),
     ] {
-        let r = get_with(&server, "/a.txt", &fields);
+        let r = server.get_with("/a.txt", &fields);
         assert_eq!(r.status, 304, "{fields}");
         assert!(r.body.is_empty());
         assert_eq!(r.header("etag"), Some(etag.as_str()), "{fields}");
@@ -53,7 +47,7 @@ fn files_carry_validators_and_a_current_copy_gets_304() {
         // If-None-Match takes precedence over a date that alone would give 304.
         format!("If-None-Match: \"nope\"\r\nIf-Modified-Since: {modified}\r\n"),
     ] {
-        let r = get_with(&server, "/a.txt", &fields);
+        let r = server.get_with("/a.txt", &fields);
         assert_eq!(
             (r.status, r.body.as_slice()),
             (200, &b"hello from a\n"[..]),
@@ -72,7 +66,7 @@ fn false_preconditions_get_412() {
         format!("If-Match: W/{etag}\r\n"),
         "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n".to_owned(),
     ] {
-        let r = get_with(&server, "/a.txt", &fields);
+        let r = server.get_with("/a.txt", &fields);
         assert_eq!(r.status, 412, "{fields}");
         assert!(!r.text().contains("hello from a"));
     }
@@ -83,7 +77,7 @@ fn false_preconditions_get_412() {
         // If-Match is checked first; If-Unmodified-Since is then not looked at.
         format!("If-Match: {etag}\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),
     ] {
-        let r = get_with(&server, "/a.txt", &fields);
+        let r = server.get_with("/a.txt", &fields);
         assert_eq!(r.status, 200, "{fields}");
     }
     // A 412 keeps the connection usable.
@@ -102,7 +96,7 @@ fn a_changed_file_gets_a_new_etag() {
     // Same size, new content: the time (to the nanosecond) tells them apart.
     std::thread::sleep(std::time::Duration::from_millis(20));
     write(&site.root, "a.txt", "HELLO FROM A\n");
-    let r = get_with(&server, "/a.txt", &format!("If-None-Match: {before}\r\n"));
+    let r = server.get_with("/a.txt", &format!("If-None-Match: {before}\r\n"));
     assert_eq!((r.status, r.body.as_slice()), (200, &b"HELLO FROM A\n"[..]));
     assert_ne!(r.header("etag"), Some(before.as_str()));
 }

@@ -7,12 +7,6 @@ mod common;
 
 use common::{Server, pattern, site, write};
 
-fn get_range(server: &Server, path: &str, fields: &str) -> common::Response {
-    server.request(&format!(
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n"
-    ))
-}
-
 #[test]
 fn single_ranges_get_206() {
     let site = site();
@@ -29,7 +23,7 @@ fn single_ranges_get_206() {
         // Large enough to be sent with sendfile.
         ("1000-80000", 1000, 80_000),
     ] {
-        let r = get_range(&server, "/data.bin", &format!("Range: bytes={spec}\r\n"));
+        let r = server.get_with("/data.bin", &format!("Range: bytes={spec}\r\n"));
         assert_eq!(r.status, 206, "{spec}");
         assert_eq!(
             r.header("content-range"),
@@ -47,8 +41,7 @@ fn several_ranges_are_multipart_byte_for_byte() {
     write(&site.root, "data.bin", &data);
     let server = Server::start(&site.root, &[]);
     // Out of order and overlapping: sorted and coalesced to 0-99, 500-599, 90000-99999.
-    let r = get_range(
-        &server,
+    let r = server.get_with(
         "/data.bin",
         "Range: bytes=500-599, 0-49, 40-99, -10000, 95000-\r\n",
     );
@@ -77,11 +70,11 @@ fn unsatisfiable_ignored_and_if_range() {
     let site = site();
     let server = Server::start(&site.root, &[]);
     // 13 bytes: "hello from a\n".
-    let r = get_range(&server, "/a.txt", "Range: bytes=13-\r\n");
+    let r = server.get_with("/a.txt", "Range: bytes=13-\r\n");
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range"), Some("bytes */13"));
     for ignored in ["items=0-1", "bytes=5-2", "bytes=x-y", "bytes 0-1"] {
-        let r = get_range(&server, "/a.txt", &format!("Range: {ignored}\r\n"));
+        let r = server.get_with("/a.txt", &format!("Range: {ignored}\r\n"));
         assert_eq!(
             (r.status, r.body.as_slice()),
             (200, &b"hello from a\n"[..]),
@@ -104,8 +97,7 @@ fn unsatisfiable_ignored_and_if_range() {
         (format!("W/{etag}"), 200),
         ("Thu, 01 Jan 1970 00:00:00 GMT".to_owned(), 200),
     ] {
-        let r = get_range(
-            &server,
+        let r = server.get_with(
             "/a.txt",
             &format!("Range: bytes=0-4\r\nIf-Range: {if_range}\r\n"),
         );

@@ -108,6 +108,14 @@ impl Server {
         ))
     }
 
+    /// One GET on a fresh connection that asks to close, with extra field lines
+    /// (`fields`: each ending in CRLF).
+    pub fn get_with(&self, path: &str, fields: &str) -> Response {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n"
+        ))
+    }
+
     /// Sends raw request bytes on a fresh connection and reads one response.
     pub fn request(&self, raw: &str) -> Response {
         let mut client = self.connect();
