@@ -1,4 +1,5 @@
-//! The pipeline for one request: parse → method → target → policy → resolve → respond.
+//! The pipeline for one request: parse → method → target → policy → resolve → for a
+//! file, its representation (encoding), preconditions (conditional) and ranges → respond.
 
 use std::time::SystemTime;
 
