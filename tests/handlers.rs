@@ -84,6 +84,11 @@ fn impossible_bodies_and_malformed_heads_get_500() {
     assert_500(&server, "/inject", "bare CR or LF");
     assert_500(
         &server,
+        "/bad-name",
+        "field name \"Bad Name\" is not a token",
+    );
+    assert_500(
+        &server,
         "/short-body",
         "Content-Length 100 does not match the 16-byte body",
     );
