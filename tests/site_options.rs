@@ -132,6 +132,10 @@ fn cache_control_rules_and_extra_headers() {
         assert_eq!(r.header("permissions-policy"), Some("camera=()"), "{path}");
         assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
     }
+    // Partial answers too, multipart ones included.
+    let r = server.get_with("/a.txt", "Range: bytes=0-1,5-6\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
     // Errors carry the extra headers too, but no Cache-Control.
     let r = server.get("/missing");
     assert_eq!(r.header("x-frame-options"), Some("DENY"));

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::request::{Method, Request};
+use crate::request::{Method, Request, trim};
 use crate::root::Meta;
 
 /// A file's validators, from its metadata alone (the file is never read for them).
@@ -141,10 +141,6 @@ fn date(value: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(trim(value)).ok()?;
     let time = httpdate::parse_http_date(text).ok()?;
     time.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
-}
-
-fn trim(value: &[u8]) -> &[u8] {
-    value.trim_ascii()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::time::UNIX_EPOCH;
 
 use crate::root::{Entry, Kind};
+use crate::target::encode_segment;
 
 /// The entries worth showing, sorted: directories first, then by name.
 pub fn prepare(mut entries: Vec<Entry>, show_dotfiles: bool) -> Vec<Entry> {
@@ -72,7 +73,7 @@ pub fn html(url: &str, entries: &[Entry], truncated: bool) -> String {
         let _ = writeln!(
             page,
             "<tr><td><a href=\"{}{slash}\">{}{slash}</a></td><td class=\"n\">{size}</td><td>{modified}</td></tr>",
-            escape(&href(&entry.name)),
+            escape(&encode_segment(&entry.name)),
             escape(&entry.name)
         );
     }
@@ -109,25 +110,6 @@ pub fn json(url: &str, entries: &[Entry], truncated: bool) -> String {
     }
     let _ = writeln!(out, "],\"truncated\":{truncated}}}");
     out
-}
-
-/// A name as one percent-encoded path segment.
-fn href(name: &str) -> String {
-    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-    const SEGMENT: &AsciiSet = &CONTROLS
-        .add(b' ')
-        .add(b'"')
-        .add(b'#')
-        .add(b'%')
-        .add(b'/')
-        .add(b'<')
-        .add(b'>')
-        .add(b'?')
-        .add(b'\\')
-        .add(b'`')
-        .add(b'{')
-        .add(b'}');
-    utf8_percent_encode(name, SEGMENT).to_string()
 }
 
 fn escape(text: &str) -> String {

@@ -95,8 +95,9 @@ impl Exchange<'_> {
     /// The fields that describe a file's representation: type, coding, validators,
     /// ranges, and that it varies with Accept-Encoding (a precompressed sibling may be
     /// chosen for another client, or appear later).
-    fn representation(&self, head: &mut Vec<u8>, r: &Representation) {
-        field(head, "Content-Type", &r.content_type);
+    /// `content_type` is the file's, or multipart/byteranges for several ranges.
+    fn representation(&self, head: &mut Vec<u8>, r: &Representation, content_type: &str) {
+        field(head, "Content-Type", content_type);
         if let Some(coding) = r.encoding {
             field(head, "Content-Encoding", coding);
         }
@@ -147,7 +148,7 @@ impl Exchange<'_> {
     /// 200 with the whole file.
     pub fn file(&self, r: Representation) -> Response {
         let mut head = self.start(200);
-        self.representation(&mut head, &r);
+        self.representation(&mut head, &r, &r.content_type);
         let length = r.len;
         let body = Body::File(FileRange {
             path: r.path,
@@ -167,7 +168,7 @@ impl Exchange<'_> {
     /// 206 with one range of the file.
     pub fn partial(&self, r: Representation, span: Span) -> Response {
         let mut head = self.start(206);
-        self.representation(&mut head, &r);
+        self.representation(&mut head, &r, &r.content_type);
         let range = format!("bytes {}-{}/{}", span.first, span.last, r.len);
         field(&mut head, "Content-Range", &range);
         let body = Body::File(FileRange {
@@ -202,12 +203,7 @@ impl Exchange<'_> {
         total += end.len() as u64;
         chunks.push(Chunk::Bytes(end.into_bytes()));
         let multipart = format!("multipart/byteranges; boundary={boundary}");
-        field(&mut head, "Content-Type", &multipart);
-        if let Some(coding) = r.encoding {
-            field(&mut head, "Content-Encoding", coding);
-        }
-        self.validators(&mut head, &r.validators);
-        field(&mut head, "Accept-Ranges", "bytes");
+        self.representation(&mut head, &r, &multipart);
         self.finish(head, 206, Some(total), Body::Chunks(chunks), false)
     }
 

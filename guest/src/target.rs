@@ -60,6 +60,29 @@ fn absolute_form_path(target: &str) -> Result<&str, ServeError> {
     Ok(&rest[end..])
 }
 
+/// One decoded segment percent-encoded for a URL path (a `Location`, a listing's
+/// links): controls, space, `/`, `\`, `%` and the characters that delimit or are unsafe
+/// in URLs.
+pub fn encode_segment(segment: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'/')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'|');
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
 /// A path, decoded and split into segments that are safe to join under the root.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DecodedPath {
@@ -78,28 +101,12 @@ impl DecodedPath {
     /// The path re-encoded for a `Location` field. Built from the decoded segments, not
     /// the raw target, so that `//evil.example` can never become a network-path reference.
     pub fn encoded(&self, trailing_slash: bool) -> String {
-        use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-        const SEGMENT: &AsciiSet = &CONTROLS
-            .add(b' ')
-            .add(b'"')
-            .add(b'#')
-            .add(b'%')
-            .add(b'<')
-            .add(b'>')
-            .add(b'?')
-            .add(b'`')
-            .add(b'{')
-            .add(b'}')
-            .add(b'/')
-            .add(b'\\')
-            .add(b'^')
-            .add(b'|');
         let mut out = String::from("/");
         for (i, segment) in self.segments.iter().enumerate() {
             if i > 0 {
                 out.push('/');
             }
-            out.extend(utf8_percent_encode(segment, SEGMENT));
+            out.push_str(&encode_segment(segment));
         }
         if trailing_slash && !self.segments.is_empty() {
             out.push('/');

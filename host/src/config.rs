@@ -267,8 +267,7 @@ fn header(text: &str) -> Result<(String, String)> {
     let Some((name, value)) = text.split_once(':') else {
         bail!("--header {text:?}: expected 'Name: value'");
     };
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(tchar) {
+    if name.is_empty() || !name.bytes().all(crate::convert::is_tchar) {
         bail!("--header {text:?}: {name:?} is not a field name");
     }
     if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {

@@ -252,7 +252,8 @@ fn crlf_line(line: &[u8]) -> Result<&[u8]> {
     }
 }
 
-fn is_tchar(b: u8) -> bool {
+/// A byte of a token (RFC 9110 §5.6.2): field names, `--header` names.
+pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
