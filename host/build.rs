@@ -1,4 +1,4 @@
-//! Builds the guest handler — and the faulty handler the tests use as a fixture — for
+//! Builds the guest handler — and the handlers the tests use as fixtures — for
 //! `wasm32-wasip2`, so that the host embeds the default handler and `cargo run` needs
 //! no other step.
 //!
@@ -22,7 +22,7 @@ fn main() {
         .map(|t| t.join("wasm-guests"))
         .unwrap_or_else(|| out_dir.join("wasm-guests"));
 
-    for path in ["guest", "wit", "tests/fixtures/hostile", "Cargo.lock"] {
+    for path in ["guest", "wit", "tests/fixtures", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
     }
 
@@ -33,6 +33,7 @@ fn main() {
         let dir = PathBuf::from(dir);
         export("SANDSERVE_GUEST_WASM", &dir.join("sandserve_guest.wasm"));
         export("SANDSERVE_HOSTILE_WASM", &dir.join("hostile_fixture.wasm"));
+        export("SANDSERVE_NAIVE_WASM", &dir.join("naive_fixture.wasm"));
         return;
     }
 
@@ -40,7 +41,14 @@ fn main() {
     let status = Command::new(cargo)
         .current_dir(&workspace)
         .args(["build", "--release", "--target", TARGET])
-        .args(["-p", "sandserve-guest", "-p", "hostile-fixture"])
+        .args([
+            "-p",
+            "sandserve-guest",
+            "-p",
+            "hostile-fixture",
+            "-p",
+            "naive-fixture",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         // Small, fast guests: one codegen unit, LTO, no unwinding, no symbols.
@@ -82,6 +90,7 @@ fn main() {
         "SANDSERVE_HOSTILE_WASM",
         &wasm_dir.join("hostile_fixture.wasm"),
     );
+    export("SANDSERVE_NAIVE_WASM", &wasm_dir.join("naive_fixture.wasm"));
 }
 
 fn export(var: &str, path: &Path) {

@@ -4,7 +4,7 @@
 /// tests and for anyone reading a trace; it is never sent to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeError {
-    /// 400: malformed request line, header section or target, or unsafe framing.
+    /// 400: a request line, header section or target the handler cannot read or serve.
     BadRequest(&'static str),
     /// 403: refused by policy (User-Agent, dotfile, directory without index, permission).
     Forbidden(&'static str),
@@ -16,14 +16,8 @@ pub enum ServeError {
     PreconditionFailed,
     /// 416: no range of the Range field overlaps the file, of this many bytes.
     RangeNotSatisfiable(u64),
-    /// 414: the request-target is longer than we accept.
-    UriTooLong,
-    /// 431: too many header fields, or one too large.
-    HeaderFieldsTooLarge,
-    /// 501: a method or transfer coding we do not know.
+    /// 501: a method we do not know.
     NotImplemented(&'static str),
-    /// 505: an HTTP major version other than 1.
-    VersionNotSupported,
     /// 500: the root could not be read for a reason that is not the client's fault.
     Internal(&'static str),
 }
@@ -38,11 +32,8 @@ impl ServeError {
             ServeError::MethodNotAllowed => 405,
             ServeError::PreconditionFailed => 412,
             ServeError::RangeNotSatisfiable(_) => 416,
-            ServeError::UriTooLong => 414,
-            ServeError::HeaderFieldsTooLarge => 431,
             ServeError::Internal(_) => 500,
             ServeError::NotImplemented(_) => 501,
-            ServeError::VersionNotSupported => 505,
         }
     }
 

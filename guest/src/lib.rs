@@ -7,7 +7,6 @@
 //! - `component` — the only module that sees the generated WIT bindings; converts.
 //! - `handler`   — the pipeline: parse → method → target → policy → resolve → respond.
 //! - `request`   — the request line and header section (RFC 9112).
-//! - `framing`   — Content-Length / Transfer-Encoding: where a request ends.
 //! - `target`    — the request-target: its forms, the query, percent-decoding once.
 //! - `policy`    — the server operator's rules: User-Agent length, dotfiles.
 //! - `resolve`   — a decoded path to a file of the root: index files, redirects.
@@ -23,7 +22,6 @@
 pub mod conditional;
 pub mod encoding;
 pub mod error;
-pub mod framing;
 pub mod handler;
 pub mod listing;
 pub mod mime;

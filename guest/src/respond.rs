@@ -68,10 +68,6 @@ pub struct Exchange<'a> {
     pub now: SystemTime,
     /// A HEAD request: send the head a GET would get, and no body.
     pub head_only: bool,
-    /// The request allows the connection to stay open.
-    pub keep_alive: bool,
-    /// An HTTP/1.0 client, which must be told when a connection stays open.
-    pub http10: bool,
 }
 
 impl Exchange<'_> {
@@ -129,11 +125,10 @@ impl Exchange<'_> {
         if let Some(length) = length {
             field(&mut head, "Content-Length", &length.to_string());
         }
-        let close = must_close || !self.keep_alive;
-        if close {
+        // Persistence by the request's version and fields, and skipping its body, are
+        // the host's; we only ask for a close after a request we would not trust.
+        if must_close {
             field(&mut head, "Connection", "close");
-        } else if self.http10 {
-            field(&mut head, "Connection", "keep-alive");
         }
         head.extend_from_slice(b"\r\n");
         let body = if self.head_only { Body::Empty } else { body };
@@ -141,7 +136,7 @@ impl Exchange<'_> {
             status,
             head,
             body,
-            close,
+            close: must_close,
         }
     }
 
@@ -296,14 +291,12 @@ mod tests {
     use super::*;
     use crate::root::{Kind, Meta};
 
-    fn exchange(head_only: bool, keep_alive: bool, http10: bool) -> Exchange<'static> {
+    fn exchange(head_only: bool) -> Exchange<'static> {
         static POLICY: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::default);
         Exchange {
             policy: &POLICY,
             now: SystemTime::UNIX_EPOCH,
             head_only,
-            keep_alive,
-            http10,
         }
     }
 
@@ -329,7 +322,7 @@ mod tests {
     #[test]
     fn file_head_and_body() {
         let rep = repr(5, Some(SystemTime::UNIX_EPOCH));
-        let r = exchange(false, true, false).file(rep.clone());
+        let r = exchange(false).file(rep.clone());
         assert_eq!(
             text(&r),
             "HTTP/1.1 200 OK\r\nServer: sandserve\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
@@ -346,7 +339,7 @@ mod tests {
             })
         );
         assert!(!r.close);
-        let head = exchange(true, true, false).file(rep);
+        let head = exchange(true).file(rep);
         assert_eq!(head.head, r.head);
         assert_eq!(head.body, Body::Empty);
     }
@@ -360,7 +353,7 @@ mod tests {
                 last: 59,
             },
         ];
-        let r = exchange(false, true, false).multipart(repr(100, None), &spans, "B");
+        let r = exchange(false).multipart(repr(100, None), &spans, "B");
         let Body::Chunks(chunks) = &r.body else {
             panic!("{:?}", r.body)
         };
@@ -385,26 +378,23 @@ mod tests {
 
     #[test]
     fn connection_fields() {
-        let r = exchange(false, false, false).options();
-        assert!(text(&r).contains("Connection: close\r\n"));
-        assert!(r.close);
-        let r = exchange(false, true, true).options();
-        assert!(text(&r).contains("Connection: keep-alive\r\n"));
-        let r = exchange(false, true, false).error(ServeError::BadRequest("x"), None);
+        let r = exchange(false).options();
+        assert!(!text(&r).contains("Connection:"));
+        assert!(!r.close);
+        let r = exchange(false).error(ServeError::BadRequest("x"), None);
         assert!(r.close && text(&r).contains("Connection: close\r\n"));
     }
 
     #[test]
     fn error_pages() {
-        let r = exchange(false, true, false).error(ServeError::MethodNotAllowed, None);
+        let r = exchange(false).error(ServeError::MethodNotAllowed, None);
         assert!(text(&r).starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(text(&r).contains("Allow: GET, HEAD, OPTIONS\r\n"));
         let Body::Bytes(html) = &r.body else {
             panic!("{:?}", r.body)
         };
         assert!(text(&r).contains(&format!("Content-Length: {}\r\n", html.len())));
-        let r =
-            exchange(false, true, false).error(ServeError::NotFound, Some(("404.html".into(), 9)));
+        let r = exchange(false).error(ServeError::NotFound, Some(("404.html".into(), 9)));
         assert!(
             text(&r).contains("Content-Type: text/html; charset=utf-8\r\nContent-Length: 9\r\n")
         );

@@ -84,6 +84,11 @@ pub struct Args {
     /// `Connection: close`.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_requests: u32,
+    /// Longest request body (by its Content-Length) read and thrown away so that the
+    /// connection stays open; a longer or chunked body is left unread and the
+    /// connection closes after the response. Handlers never see request bodies.
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = size)]
+    pub max_discarded_body: usize,
     /// Where compiled handlers are cached between starts
     /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
@@ -130,6 +135,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub max_connections: usize,
     pub max_requests: u32,
+    pub max_discarded_body: u64,
     /// Compiled-handler cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
     pub access_log: bool,
@@ -227,6 +233,7 @@ impl Config {
             shutdown_grace: args.shutdown_grace,
             max_connections: args.max_connections,
             max_requests: args.max_requests,
+            max_discarded_body: args.max_discarded_body as u64,
             cache_dir: if args.no_cache {
                 None
             } else {
@@ -267,7 +274,7 @@ fn header(text: &str) -> Result<(String, String)> {
     let Some((name, value)) = text.split_once(':') else {
         bail!("--header {text:?}: expected 'Name: value'");
     };
-    if name.is_empty() || !name.bytes().all(crate::convert::is_tchar) {
+    if name.is_empty() || !name.bytes().all(crate::syntax::is_tchar) {
         bail!("--header {text:?}: {name:?} is not a field name");
     }
     if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {

@@ -1,6 +1,8 @@
-//! One TCP connection: frames raw request heads (without parsing HTTP: that is the
-//! guest's job), hands each to the sandbox, writes the answer, and loops for keep-alive
-//! and pipelining until either side closes, a limit is hit, or the server shuts down.
+//! One TCP connection: frames each request — finds the end of its head, has `request`
+//! check its syntax, skips its body — hands the head to the sandbox, writes the answer,
+//! and loops for keep-alive and pipelining until either side closes, the protocol or a
+//! limit says to close, or the server shuts down. Whatever the handler answers, this
+//! loop alone decides where the next request starts.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,7 +13,8 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
 use crate::body;
-use crate::convert;
+use crate::convert::{self, Checked};
+use crate::request::{self, BodyLength};
 use crate::server::Shared;
 
 /// Longest request head accepted; a longer one gets 431 (RFC 6585) and the connection closes.
@@ -76,29 +79,104 @@ async fn serve_requests(
         {
             Framed::Head(len) => len,
             Framed::Closed => return Ok(()),
-            Framed::TooLarge => {
-                let reply = convert::error_response(431, None);
-                body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
-                shared.log(peer, &buf, &reply, Instant::now());
-                return linger_close(stream).await;
-            }
+            Framed::TooLarge => return refuse(stream, shared, peer, &buf, 431).await,
         };
         let started = Instant::now();
-        let mut reply = shared.respond(&buf[..head_len], peer, index).await;
+        let request = match request::check(&buf[..head_len]) {
+            Ok(request) => request,
+            Err(refusal) => {
+                return refuse(stream, shared, peer, &buf[..head_len], refusal.status).await;
+            }
+        };
+        let mut reply = shared
+            .respond(&buf[..head_len], peer, index, request.head_method)
+            .await;
         index = index.saturating_add(1);
-        // The last request a connection may carry, and any answered during shutdown,
-        // say so in their head, whatever the guest chose.
-        if !reply.close && (index >= shared.limits.max_requests || shutdown.is_cancelled()) {
-            convert::mark_close(&mut reply);
-        }
+        // The protocol, the body and the limits may require a close whatever the handler
+        // chose; the handler can add a close, never remove one.
+        let skip_body = match request.body {
+            BodyLength::None => Some(0),
+            BodyLength::Length(length)
+                if length <= shared.limits.max_discarded_body && !request.expects_continue =>
+            {
+                Some(length)
+            }
+            BodyLength::Length(_) | BodyLength::Chunked => None,
+        };
+        let must_close = !request.persistent
+            || skip_body.is_none()
+            || index >= shared.limits.max_requests
+            || shutdown.is_cancelled();
+        announce(&mut reply, must_close, request.minor_version);
         let sent = body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await;
         shared.log(peer, &buf[..head_len], &reply, started);
         sent?;
         buf.drain(..head_len);
         if reply.close {
-            return close(stream, !buf.is_empty()).await;
+            let unread = !buf.is_empty() || request.body != BodyLength::None;
+            return close(stream, unread).await;
+        }
+        let skip = skip_body.unwrap_or_default();
+        if !discard_body(stream, &mut buf, skip, shared.limits.header_timeout).await? {
+            return Ok(());
         }
     }
+}
+
+/// Answers a head the host will not pass to the handler with its own error, then
+/// closes: nothing after a head we could not read can be trusted to be the start of the
+/// next request.
+async fn refuse(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    peer: SocketAddr,
+    head: &[u8],
+    status: u16,
+) -> std::io::Result<()> {
+    let reply = convert::error_response(status, None, head.starts_with(b"HEAD "));
+    body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
+    shared.log(peer, head, &reply, Instant::now());
+    linger_close(stream).await
+}
+
+/// Makes the reply's head say what will happen to the connection: `Connection: close`
+/// when it closes, `Connection: keep-alive` for an HTTP/1.0 client when it stays open
+/// (such a client assumes a close otherwise).
+fn announce(reply: &mut Checked, must_close: bool, minor_version: u8) {
+    if reply.close || must_close {
+        if !reply.says_close {
+            convert::set_connection(reply, "close");
+        }
+        reply.close = true;
+    } else if minor_version == 0 {
+        convert::set_connection(reply, "keep-alive");
+    }
+}
+
+/// Drops the `length` body bytes that follow a head, from `buf` first, then from the
+/// socket, within `patience` for the whole body; `false` when the client closed or
+/// took too long (the connection is then done).
+async fn discard_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    length: u64,
+    patience: Duration,
+) -> std::io::Result<bool> {
+    let buffered = (buf.len() as u64).min(length);
+    buf.drain(..buffered as usize);
+    let mut left = length - buffered;
+    let deadline = Instant::now() + patience;
+    let mut sink = [0u8; 16 * 1024];
+    while left > 0 {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let want = (left as usize).min(sink.len());
+        match timeout(wait, stream.read(&mut sink[..want])).await {
+            Ok(Ok(0)) | Err(_) => return Ok(false),
+            Ok(Ok(n)) => left -= n as u64,
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 /// Reads until `buf` starts with a complete head. Empty lines before a request line are

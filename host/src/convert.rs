@@ -1,6 +1,6 @@
 //! Between the wire and the WIT types: the request handed to the guest, the guest's
 //! response checked before a byte of it reaches the client, and `error_response`, the
-//! one place the host makes a response of its own (431, 500).
+//! one place the host makes a response of its own (a refused head's 4xx/505, a 500).
 
 use std::net::SocketAddr;
 
@@ -9,6 +9,7 @@ use cap_std::fs::Dir;
 
 use crate::body::{self, Plan};
 use crate::engine::wit;
+use crate::syntax::{is_field_vchar, is_tchar, list_elements, trim};
 
 /// Longest response head a handler may return.
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -32,7 +33,10 @@ pub struct Checked {
     pub status: u16,
     pub head: Vec<u8>,
     pub body: Plan,
+    /// The connection closes after this response.
     pub close: bool,
+    /// The head already says `Connection: close`.
+    pub says_close: bool,
 }
 
 /// Validates the guest's response against the request it answers and prepares its
@@ -72,6 +76,7 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
         head: response.head,
         body,
         close: response.close || parsed.close,
+        says_close: parsed.close,
     })
 }
 
@@ -80,11 +85,16 @@ pub const SERVER_ERROR_PAGE: &str = "50x.html";
 
 /// A response made by the host itself; it always closes the connection. A 5xx uses the
 /// root's `50x.html` when there is one (opened confined, like every file), else a small
-/// built-in page.
-pub fn error_response(status: u16, root: Option<&Dir>) -> Checked {
+/// built-in page. `head_only`: the answer to a HEAD request, with the page's length and
+/// no body.
+pub fn error_response(status: u16, root: Option<&Dir>, head_only: bool) -> Checked {
     let (status, reason) = match status {
+        400 => (400, "Bad Request"),
+        414 => (414, "URI Too Long"),
         431 => (431, "Request Header Fields Too Large"),
+        501 => (501, "Not Implemented"),
         503 => (503, "Service Unavailable"),
+        505 => (505, "HTTP Version Not Supported"),
         _ => (500, "Internal Server Error"),
     };
     let page = root
@@ -109,24 +119,27 @@ pub fn error_response(status: u16, root: Option<&Dir>) -> Checked {
     Checked {
         status,
         head: head.into_bytes(),
-        body,
+        body: if head_only { Plan::default() } else { body },
         close: true,
+        says_close: true,
     }
 }
 
-/// Makes a checked response close its connection, and say so: any `Connection` field
-/// the guest wrote is replaced by `Connection: close`.
-pub fn mark_close(reply: &mut Checked) {
-    let mut head = Vec::with_capacity(reply.head.len() + 19);
+/// Makes a checked response's head say `Connection: VALUE` (`close`, `keep-alive`):
+/// any `Connection` field the guest wrote is replaced.
+pub fn set_connection(reply: &mut Checked, value: &str) {
+    let mut head = Vec::with_capacity(reply.head.len() + 24);
     for line in reply.head.split_inclusive(|&b| b == b'\n') {
         if line == b"\r\n" {
-            head.extend_from_slice(b"Connection: close\r\n\r\n");
+            head.extend_from_slice(b"Connection: ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n\r\n");
         } else if !field_name(line).eq_ignore_ascii_case(b"connection") {
             head.extend_from_slice(line);
         }
     }
     reply.head = head;
-    reply.close = true;
+    reply.says_close = value == "close";
 }
 
 fn field_name(line: &[u8]) -> &[u8] {
@@ -236,9 +249,7 @@ pub fn parse_head(head: &[u8]) -> Result<ParsedHead> {
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             bail!("Transfer-Encoding in a response: the host frames bodies by length");
         } else if name.eq_ignore_ascii_case(b"connection") {
-            parsed.close |= value
-                .split(|&b| b == b',')
-                .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+            parsed.close |= list_elements(value).any(|t| t.eq_ignore_ascii_case(b"close"));
         }
     }
     Ok(parsed)
@@ -250,28 +261,6 @@ fn crlf_line(line: &[u8]) -> Result<&[u8]> {
         Some(content) if !content.contains(&b'\r') => Ok(content),
         _ => bail!("bare CR or LF in the response head"),
     }
-}
-
-/// A byte of a token (RFC 9110 §5.6.2): field names, `--header` names.
-pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// VCHAR or obs-text: what a field value may hold besides SP and HTAB.
-fn is_field_vchar(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b) || b >= 0x80
-}
-
-fn trim(value: &[u8]) -> &[u8] {
-    let start = value
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |e| e + 1);
-    &value[start..end]
 }
 
 #[cfg(test)]
@@ -299,20 +288,21 @@ mod tests {
     }
 
     #[test]
-    fn mark_close_replaces_the_connection_field() {
+    fn set_connection_replaces_the_connection_field() {
         let head = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
         let mut reply = Checked {
             status: 200,
             head: head.as_bytes().to_vec(),
             body: Plan::default(),
             close: false,
+            says_close: false,
         };
-        mark_close(&mut reply);
+        set_connection(&mut reply, "close");
         assert_eq!(
             String::from_utf8(reply.head.clone()).unwrap(),
             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
-        assert!(reply.close);
+        assert!(reply.says_close);
         assert!(parse_head(&reply.head).unwrap().close);
     }
 

@@ -29,6 +29,9 @@ pub struct Limits {
     pub send_timeout: Duration,
     pub max_connections: usize,
     pub max_requests: u32,
+    /// Longest `Content-Length` body skipped to keep a connection open; a longer one
+    /// (or a chunked one) is left unread and the connection closes.
+    pub max_discarded_body: u64,
     pub shutdown_grace: Duration,
 }
 
@@ -94,6 +97,7 @@ impl Shared {
                 send_timeout: config.send_timeout,
                 max_connections: config.max_connections,
                 max_requests: config.max_requests,
+                max_discarded_body: config.max_discarded_body,
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
@@ -101,17 +105,23 @@ impl Shared {
         })
     }
 
-    /// The checked response to one request head: the guest's, or a 500 when the guest
-    /// trapped, ran out of time or memory, or answered something we will not send.
-    pub async fn respond(&self, head: &[u8], peer: SocketAddr, index: u32) -> Checked {
+    /// The checked response to one request head (that `request::check` passed): the
+    /// guest's, or a 500 when the guest trapped, ran out of time or memory, or answered
+    /// something we will not send.
+    pub async fn respond(
+        &self,
+        head: &[u8],
+        peer: SocketAddr,
+        index: u32,
+        head_request: bool,
+    ) -> Checked {
         let request = convert::to_request(head, peer, index, &self.policy);
-        let head_request = head.starts_with(b"HEAD ");
         let checked = self.invoker.call(&request).await;
         let checked =
             checked.and_then(|response| convert::check(response, head_request, &self.root));
         checked.unwrap_or_else(|e| {
             eprintln!("sandserve: {peer} \"{}\": 500: {e:#}", request_line(head));
-            convert::error_response(500, Some(&self.root))
+            convert::error_response(500, Some(&self.root), head_request)
         })
     }
 

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_sandserve");
 /// The deliberately faulty handler component, built by `host/build.rs`.
 pub const HOSTILE_WASM: &str = env!("SANDSERVE_HOSTILE_WASM");
+/// A handler careful about paths and naive about framing (never closes, ignores
+/// Content-Length and Transfer-Encoding), built by `host/build.rs`.
+pub const NAIVE_WASM: &str = env!("SANDSERVE_NAIVE_WASM");
 /// How long any single read in a test may block before the test fails instead of hanging.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -78,6 +81,20 @@ impl Server {
             log,
             root: root.to_owned(),
         }
+    }
+
+    /// One server per handler whose framing must not matter: the built-in handler and
+    /// the naive fixture, each named for assertion messages.
+    pub fn each_handler(root: &Path, args: &[&str]) -> Vec<(&'static str, Server)> {
+        let naive: Vec<&str> = ["--handler", NAIVE_WASM]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        vec![
+            ("built-in", Server::start(root, args)),
+            ("naive", Server::start(root, &naive)),
+        ]
     }
 
     /// Everything the server wrote to stderr so far.
