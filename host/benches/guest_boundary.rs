@@ -11,17 +11,20 @@ use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use sandserve::config::HandlerSource;
-use sandserve::convert;
-use sandserve::engine::{Handler, wit};
-use sandserve::invoke::Invoker;
+use std::sync::Arc;
+
+use sandserve::bindings::wit;
+use sandserve::engine::{BUILT_IN_HANDLER, Engine};
+use sandserve::invoke::{Handler, Invoker};
+use sandserve::{request, response};
 
 fn boundary(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
-    let (handler, _) = Handler::load(&HandlerSource::BuiltIn, 64 << 20, None).unwrap();
+    let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+    let handler = Handler::new(engine.prepare(BUILT_IN_HANDLER).unwrap().0);
     let invoker = Invoker::new(
-        handler,
+        engine.clone(),
         root.path().to_owned(),
         Duration::from_secs(1),
         64 << 20,
@@ -40,7 +43,7 @@ fn boundary(c: &mut Criterion) {
     };
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";
-    let request = convert::to_request(head, peer, 0, &policy);
+    let request = request::to_request(head, peer, 0, &policy);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -50,22 +53,16 @@ fn boundary(c: &mut Criterion) {
     group.bench_function("store_new_and_drop", |b| {
         b.iter(|| drop(invoker.store().unwrap()))
     });
-    bench_invoker(&mut group, &rt, "", &invoker, &request);
-    let response = rt.block_on(invoker.call(&request)).unwrap();
+    bench_invoker(&mut group, &rt, "", &invoker, &handler, &request);
+    let answer = rt.block_on(invoker.call(&handler, &request)).unwrap();
     group.bench_function("host_check_and_open", |b| {
-        b.iter(|| convert::check(response.clone(), false, &dir).unwrap())
+        b.iter(|| response::check(answer.clone(), false, &dir).unwrap())
     });
     floor(&mut group, &rt, &invoker);
     if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
-        let (other, _) = Handler::load(&HandlerSource::File(path.into()), 64 << 20, None).unwrap();
-        let other = Invoker::new(
-            other,
-            root.path().to_owned(),
-            Duration::from_secs(1),
-            64 << 20,
-            1,
-        );
-        bench_invoker(&mut group, &rt, "other_", &other, &request);
+        let bytes = std::fs::read(path).unwrap();
+        let other = Handler::new(engine.prepare(&bytes).unwrap().0);
+        bench_invoker(&mut group, &rt, "other_", &invoker, &other, &request);
     }
     group.finish();
 }
@@ -76,18 +73,19 @@ fn bench_invoker(
     rt: &tokio::runtime::Runtime,
     prefix: &str,
     invoker: &Invoker,
+    handler: &Handler,
     request: &wit::Request,
 ) {
     group.bench_function(format!("{prefix}instantiate_and_drop"), |b| {
         b.iter(|| {
             rt.block_on(async {
                 let mut store = invoker.store().unwrap();
-                invoker.instantiate(&mut store).await.unwrap();
+                invoker.instantiate(handler, &mut store).await.unwrap();
             })
         })
     });
     group.bench_function(format!("{prefix}full_request"), |b| {
-        b.iter(|| rt.block_on(invoker.call(request)).unwrap())
+        b.iter(|| rt.block_on(invoker.call(handler, request)).unwrap())
     });
 }
 

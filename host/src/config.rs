@@ -5,12 +5,53 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
-/// sandbox.
+/// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
+/// running server over its `--admin` socket.
 #[derive(Debug, Parser)]
-#[command(name = "sandserve", version)]
+#[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Args,
+}
+
+/// What the admin subcommands ask of a running server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check FILE.wasm against the server's recent requests and make it the live
+    /// handler if it passes; prints the check's report. Exit status 1 when refused.
+    Swap {
+        /// The server's admin socket (its --admin).
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+        /// Swap even when the candidate fails requests the live handler answers.
+        #[arg(long)]
+        force: bool,
+        /// The component; the server reads it, so a relative path is made absolute.
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+    },
+    /// Make the previous handler version live again.
+    Rollback {
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+    },
+    /// The live handler, the versions kept for rollback and the last swap.
+    Status {
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+        /// Print the server's JSON as it is.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The server's flags.
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory to serve.
     #[arg(long, default_value = "./static", value_name = "DIR")]
@@ -89,6 +130,34 @@ pub struct Args {
     /// connection closes after the response. Handlers never see request bodies.
     #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = size)]
     pub max_discarded_body: usize,
+    /// Admin socket (a Unix socket, mode 0600, only this user): `sandserve swap`,
+    /// `rollback` and `status` use it [default: none, no admin channel]. Refused at
+    /// start if the path is taken by anything but a stale socket.
+    #[arg(long, value_name = "PATH")]
+    pub admin: Option<PathBuf>,
+    /// Swap in the --handler file whenever it changes (checked like any swap;
+    /// atomic renames included; polled every 250 ms).
+    #[arg(long, requires = "handler")]
+    pub watch: bool,
+    /// Recent request heads kept in memory (never on disk) for a swap to replay.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub shadow_requests: usize,
+    /// Previous handler versions kept compiled for rollback.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub keep_versions: usize,
+    /// After a swap, watch the new version for this long ...
+    #[arg(long, default_value = "30s", value_name = "TIME", value_parser = duration)]
+    pub rollback_window: Duration,
+    /// ... or this many of its requests, whichever ends first ...
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub rollback_requests: u64,
+    /// ... and swap back on its own when more than this share of its answers are
+    /// failures (5xx, traps) while the previous version's were not: `10%`.
+    #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = percent)]
+    pub rollback_threshold: f64,
+    /// Largest handler component a swap reads.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = size)]
+    pub max_handler_size: usize,
     /// Where compiled handlers are cached between starts
     /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
@@ -136,6 +205,14 @@ pub struct Config {
     pub max_connections: usize,
     pub max_requests: u32,
     pub max_discarded_body: u64,
+    pub admin: Option<PathBuf>,
+    pub watch: bool,
+    pub shadow_requests: usize,
+    pub keep_versions: usize,
+    pub rollback_window: Duration,
+    pub rollback_requests: u64,
+    pub rollback_threshold: f64,
+    pub max_handler_size: u64,
     /// Compiled-handler cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
     pub access_log: bool,
@@ -234,6 +311,14 @@ impl Config {
             max_connections: args.max_connections,
             max_requests: args.max_requests,
             max_discarded_body: args.max_discarded_body as u64,
+            admin: args.admin,
+            watch: args.watch,
+            shadow_requests: args.shadow_requests,
+            keep_versions: args.keep_versions,
+            rollback_window: args.rollback_window,
+            rollback_requests: args.rollback_requests,
+            rollback_threshold: args.rollback_threshold,
+            max_handler_size: args.max_handler_size as u64,
             cache_dir: if args.no_cache {
                 None
             } else {
@@ -329,6 +414,18 @@ fn size(text: &str) -> Result<usize, String> {
     value
         .checked_mul(1 << shift)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// A share on the command line: `10%`, or a fraction like `0.1`.
+fn percent(text: &str) -> Result<f64, String> {
+    let value = match text.strip_suffix('%') {
+        Some(number) => number.trim().parse::<f64>().map(|v| v / 100.0),
+        None => text.parse::<f64>(),
+    };
+    value
+        .ok()
+        .filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| format!("{text:?} is not a share like 10% or 0.1"))
 }
 
 fn split_unit(text: &str) -> (&str, &str) {

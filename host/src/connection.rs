@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use crate::body;
-use crate::convert::{self, Checked};
 use crate::request::{self, BodyLength};
+use crate::response::{self, Checked};
+use crate::send;
 use crate::server::Shared;
 
 /// Longest request head accepted; a longer one gets 431 (RFC 6585) and the connection closes.
@@ -108,7 +108,7 @@ async fn serve_requests(
             || index >= shared.limits.max_requests
             || shutdown.is_cancelled();
         announce(&mut reply, must_close, request.minor_version);
-        let sent = body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await;
+        let sent = send::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await;
         shared.log(peer, &buf[..head_len], &reply, started);
         sent?;
         buf.drain(..head_len);
@@ -133,8 +133,8 @@ async fn refuse(
     head: &[u8],
     status: u16,
 ) -> std::io::Result<()> {
-    let reply = convert::error_response(status, None, head.starts_with(b"HEAD "));
-    body::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
+    let reply = response::error_response(status, None, head.starts_with(b"HEAD "));
+    send::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
     shared.log(peer, head, &reply, Instant::now());
     linger_close(stream).await
 }
@@ -145,11 +145,11 @@ async fn refuse(
 fn announce(reply: &mut Checked, must_close: bool, minor_version: u8) {
     if reply.close || must_close {
         if !reply.says_close {
-            convert::set_connection(reply, "close");
+            response::set_connection(reply, "close");
         }
         reply.close = true;
     } else if minor_version == 0 {
-        convert::set_connection(reply, "keep-alive");
+        response::set_connection(reply, "keep-alive");
     }
 }
 

@@ -1,6 +1,8 @@
 //! The one place wasmtime is configured: engine settings, the pooling allocator and its
-//! limits, epoch interruption, the WASI linker, and the handler component compiled and
-//! pre-linked once (`InstancePre`) so that each request only instantiates.
+//! limits, epoch interruption and the WASI linker — built once per server and shared by
+//! every handler version it ever runs — and what each request's store holds.
+//! `Engine::prepare` turns a component's bytes into a pre-linked handler
+//! (`InstancePre`), so that a request only instantiates.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,21 +11,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::component::Linker;
-use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bindings::SandservePre;
 use crate::cache::{self, Origin};
-use crate::config::HandlerSource;
-use crate::invoke::Sandbox;
-
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "sandserve",
-    exports: { default: async },
-});
-
-/// The generated types of the `handler` interface.
-pub use exports::sandserve::server::handler as wit;
 
 /// The handler built from `guest/` by `build.rs`.
 pub const BUILT_IN_HANDLER: &[u8] = include_bytes!(env!("SANDSERVE_GUEST_WASM"));
@@ -31,58 +24,66 @@ pub const BUILT_IN_HANDLER: &[u8] = include_bytes!(env!("SANDSERVE_GUEST_WASM"))
 /// How often the epoch advances; handler deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances that may exist at once. Each lives for one request, so this bounds the
-/// requests being handled at the same moment, not connections.
+/// Instances that may exist at once, over all handler versions. Each lives for one
+/// request (or one replayed request of a swap's check), so this bounds the requests
+/// being handled at the same moment, not connections.
 const MAX_INSTANCES: u32 = 1000;
 
 /// Bytes of each memory, table and stack slot kept mapped between instances.
 const KEEP_RESIDENT: usize = 2 << 20;
 
-/// A compiled, linked handler ready to be instantiated, and the engine it belongs to.
-pub struct Handler {
+/// What one instance's store holds: its WASI context and its limits.
+pub struct Sandbox {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    /// Epoch ticks the current call has run for.
+    pub ticks: u64,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The engine, its WASI linker and its epoch ticker, for the server's whole life.
+pub struct Engine {
     pub engine: wasmtime::Engine,
-    pub pre: SandservePre<Sandbox>,
+    linker: Linker<Sandbox>,
+    /// Where compiled handlers are kept between starts (`None`: always compile).
+    cache: Option<Arc<Path>>,
     _ticker: EpochTicker,
 }
 
-impl Handler {
-    /// Compiles and links the handler; fails (with the file named) when the component is
-    /// not a component, or is not of the `sandserve` world.
-    /// `cache`: where compiled handlers are kept between starts (`None`: compile).
-    pub fn load(
-        source: &HandlerSource,
-        memory_limit: usize,
-        cache: Option<&Path>,
-    ) -> Result<(Handler, Origin)> {
+impl Engine {
+    pub fn new(memory_limit: usize, cache: Option<&Path>) -> Result<Engine> {
         let engine = engine(memory_limit)?;
-        let (component, origin) = match source {
-            HandlerSource::BuiltIn => cache::component(&engine, BUILT_IN_HANDLER, cache)
-                .context("the built-in handler")?,
-            HandlerSource::File(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("--handler {}: cannot read", path.display()))?;
-                cache::component(&engine, &bytes, cache)
-                    .with_context(|| format!("--handler {}", path.display()))?
-            }
-        };
         let mut linker = Linker::<Sandbox>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-        let name = match source {
-            HandlerSource::BuiltIn => "the built-in handler".to_owned(),
-            HandlerSource::File(path) => path.display().to_string(),
-        };
-        let pre = linker
+        Ok(Engine {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            cache: cache.map(Arc::from),
+        })
+    }
+
+    /// Compiles (or loads from the cache) and links a handler; fails with a one-line
+    /// reason when the bytes are not a component, or not one of the `sandserve` world.
+    /// Compiling a large component takes seconds of CPU: call it off the serving path.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<(SandservePre<Sandbox>, Origin)> {
+        let (component, origin) = cache::component(&self.engine, bytes, self.cache.as_deref())?;
+        let pre = self
+            .linker
             .instantiate_pre(&component)
             .and_then(SandservePre::new)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("{name} is not a handler of the sandserve world"))?;
-        let ticker = EpochTicker::start(engine.clone());
-        let handler = Handler {
-            engine,
-            pre,
-            _ticker: ticker,
-        };
-        Ok((handler, origin))
+            .map_err(|e| anyhow::anyhow!("{}", e.root_cause()))
+            .context("not a handler of the sandserve world")?;
+        Ok((pre, origin))
     }
 }
 

@@ -1,38 +1,22 @@
 //! One request in the sandbox: a fresh store with a read-only preopen of the root, a
-//! memory cap and a deadline; an instance from the pre-linked handler; one `handle` call.
+//! memory cap and a deadline; an instance of the given pre-linked handler; one `handle`
+//! call. Which handler version that is, is `live`'s business.
 //!
 //! By default every request gets its own instance. `--reuse-instances N` (opt-in) lets
 //! an instance serve up to N requests one after the other; what can then leak from one
 //! request to the next is spelled out on `Invoker::call`.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::engine::{EPOCH_TICK, Handler, Sandserve, wit};
-
-/// What one instance's store holds: its WASI context and its limits.
-pub struct Sandbox {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    /// Epoch ticks the current call has run for.
-    ticks: u64,
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
+use crate::bindings::{Sandserve, SandservePre, wit};
+use crate::engine::{EPOCH_TICK, Engine, Sandbox};
 
 /// An instance kept for further requests (`--reuse-instances` above 1).
 struct Warm {
@@ -44,20 +28,34 @@ struct Warm {
 /// Most idle instances kept for reuse; more are dropped.
 const MAX_IDLE: usize = 64;
 
-/// Runs requests through instances of one handler.
+/// One pre-linked handler component, and (with reuse) its idle instances.
+pub struct Handler {
+    pre: SandservePre<Sandbox>,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl Handler {
+    pub fn new(pre: SandservePre<Sandbox>) -> Handler {
+        Handler {
+            pre,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// Runs requests through instances of handlers, all on one engine.
 pub struct Invoker {
-    handler: Handler,
+    engine: Arc<Engine>,
     root: PathBuf,
     deadline_ticks: u64,
     memory_limit: usize,
     /// Requests one instance may serve: 1 is a fresh instance for every request.
     reuse: u32,
-    idle: Mutex<Vec<Warm>>,
 }
 
 impl Invoker {
     pub fn new(
-        handler: Handler,
+        engine: Arc<Engine>,
         root: PathBuf,
         timeout: Duration,
         memory_limit: usize,
@@ -65,12 +63,11 @@ impl Invoker {
     ) -> Invoker {
         let deadline_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Invoker {
-            handler,
+            engine,
             root,
             deadline_ticks,
             memory_limit,
             reuse: reuse.max(1),
-            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -82,9 +79,9 @@ impl Invoker {
     /// position in WASI's random streams. Never shared: instances themselves (one
     /// request at a time), the deadline (per call) and the memory cap (per instance).
     /// An instance whose call failed or trapped is dropped, never reused.
-    pub async fn call(&self, request: &wit::Request) -> Result<wit::Response> {
+    pub async fn call(&self, handler: &Handler, request: &wit::Request) -> Result<wit::Response> {
         let warm = if self.reuse > 1 {
-            self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+            handler.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
         } else {
             None
         };
@@ -92,7 +89,7 @@ impl Invoker {
             Some(warm) => warm,
             None => {
                 let mut store = self.store()?;
-                let instance = self.instantiate(&mut store).await?;
+                let instance = self.instantiate(handler, &mut store).await?;
                 Warm {
                     store,
                     instance,
@@ -110,7 +107,7 @@ impl Invoker {
             .map_err(one_line)?;
         warm.uses += 1;
         if warm.uses < self.reuse {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let mut idle = handler.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(warm);
             }
@@ -119,8 +116,12 @@ impl Invoker {
     }
 
     /// A fresh instance of the handler in `store` (public for the benchmarks).
-    pub async fn instantiate(&self, store: &mut Store<Sandbox>) -> Result<Sandserve> {
-        self.handler
+    pub async fn instantiate(
+        &self,
+        handler: &Handler,
+        store: &mut Store<Sandbox>,
+    ) -> Result<Sandserve> {
+        handler
             .pre
             .instantiate_async(store)
             .await
@@ -130,7 +131,7 @@ impl Invoker {
 
     /// The engine the handler runs on (public for the benchmarks).
     pub fn engine(&self) -> &wasmtime::Engine {
-        &self.handler.engine
+        &self.engine.engine
     }
 
     /// A fresh store: WASI with only the root, read-only; limits; a deadline.
@@ -152,7 +153,7 @@ impl Invoker {
             .trap_on_grow_failure(true)
             .build();
         let mut store = Store::new(
-            &self.handler.engine,
+            &self.engine.engine,
             Sandbox {
                 wasi,
                 table: ResourceTable::new(),

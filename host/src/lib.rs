@@ -1,32 +1,48 @@
-//! sandserve's host: the native shim that owns the sockets and runs each request's
-//! decision in a fresh WebAssembly sandbox. A request travels:
+//! sandserve's host: the native shim that owns the sockets and HTTP/1.1 framing, and
+//! runs each request's decision in a fresh WebAssembly sandbox. A request travels:
 //!
 //! - `server`     — accepts the connection (capped), spawns a task for it;
 //! - `connection` — frames the raw request head (keep-alive, pipelining, timeouts);
 //! - `request`    — checks its message syntax and learns its body length and whether
-//!   the connection may stay open (a refused head gets the host's own 4xx, no handler);
-//! - `convert`    — wraps the head and peer into the WIT request;
-//! - `invoke`     — a fresh store and instance of the handler, one `handle` call;
-//!   (`engine` compiled — or `cache` loaded — and linked that handler once, at start)
-//! - `convert`    — checks the guest's response head and body against the request;
-//! - `body`       — opens the named files confined to the root and streams them;
+//!   the connection may stay open (a refused head gets the host's own 4xx, no handler),
+//!   and builds the WIT request;
+//! - `live`       — the handler version live when the request began decides it;
+//! - `decide`     — that version called (`invoke`: a fresh store and instance of the
+//!   pre-linked component) and its answer checked (`response`) and its body opened
+//!   confined to the root (`plan`);
+//! - `send`       — the head and body written out (one write, or sendfile);
 //!
-//! and back out through `connection`, which says `Connection: close` where the protocol
+//! and back through `connection`, which says `Connection: close` where the protocol
 //! requires it, skips the request's body (or closes) and loops for the next request.
+//!
+//! Beside the path: `engine` configures wasmtime once and prepares components
+//! (`cache` keeps them compiled between starts; `bindings` are the WIT's types);
+//! `swap` checks a new component against recent traffic (`compare`) before `live`
+//! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
+//! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
 //! `config` turns the command line into a checked `Config`; `shutdown` waits for
 //! SIGINT/SIGTERM; `syntax` holds the token and whitespace rules the others share.
 
-pub mod body;
+pub mod admin;
+pub mod bindings;
 pub mod cache;
+pub mod compare;
 pub mod config;
 pub mod connection;
-pub mod convert;
+pub mod control;
+pub mod decide;
 pub mod engine;
 pub mod invoke;
+pub mod live;
+pub mod plan;
 pub mod request;
+pub mod response;
+pub mod send;
 pub mod server;
 pub mod shutdown;
+pub mod swap;
 pub mod syntax;
+pub mod triggers;
 
-pub use config::{Args, Config};
+pub use config::{Args, Cli, Command, Config};
 pub use server::{Shared, run};

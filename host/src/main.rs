@@ -1,24 +1,25 @@
-//! The `sandserve` binary: parse the command line, build the sandboxed handler, bind,
-//! serve until SIGINT/SIGTERM. Any start-up failure is one line on stderr and exit 1.
+//! The `sandserve` binary: parse the command line; with a subcommand, talk to a running
+//! server's admin socket; else build the sandboxed handler, bind, serve until
+//! SIGINT/SIGTERM. Any failure is one line on stderr and exit 1.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use sandserve::{Args, Config, Shared};
+use sandserve::{Args, Cli, Config, Shared};
 
 fn main() -> ExitCode {
-    match start(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line, whatever the cause's own formatting (wasmtime's span several).
-            let message = format!("{e:#}");
-            let message: Vec<&str> = message.split_whitespace().collect();
-            eprintln!("sandserve: {}", message.join(" "));
-            ExitCode::FAILURE
-        }
-    }
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(command) => sandserve::control::run(command),
+        None => start(cli.serve).map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|e| {
+        // One line, whatever the cause's own formatting (wasmtime's span several).
+        eprintln!("sandserve: {}", sandserve::compare::one_line(&e));
+        ExitCode::FAILURE
+    })
 }
 
 fn start(args: Args) -> Result<()> {
@@ -30,10 +31,16 @@ fn start(args: Args) -> Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let shutdown = sandserve::shutdown::signal_received()?;
-        // Bind first: an address in use should fail before the handler is compiled.
+        // Bind first: an address or admin socket in use should fail before the handler
+        // is compiled.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+        let admin = config
+            .admin
+            .as_deref()
+            .map(sandserve::admin::bind)
+            .transpose()?;
         let shared = Arc::new(Shared::new(&config)?);
         let addr = listener.local_addr()?;
         eprintln!(
@@ -42,6 +49,18 @@ fn start(args: Args) -> Result<()> {
             config.workers,
             shared.handler_origin
         );
-        sandserve::run(listener, shared, shutdown).await
+        if let Some(admin) = admin {
+            tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
+        }
+        tokio::spawn(sandserve::triggers::on_sighup(shared.clone()));
+        if let (true, Some(path)) = (config.watch, shared.handler_file.clone()) {
+            let shared = shared.clone();
+            tokio::spawn(async move { sandserve::triggers::watch(shared, &path).await });
+        }
+        let served = sandserve::run(listener, shared, shutdown).await;
+        if let Some(path) = &config.admin {
+            let _ = std::fs::remove_file(path);
+        }
+        served
     })
 }

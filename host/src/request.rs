@@ -1,6 +1,7 @@
 //! The request going in: the host's check of every request head's message syntax
 //! (RFC 9112 §2-§3, §5-§7, §9) before any handler sees it, and what the host learns from
-//! it — where the request's body ends and whether the connection may stay open.
+//! it — where the request's body ends and whether the connection may stay open — and
+//! the WIT request a handler is called with.
 //!
 //! Framing is the server's job, whichever handler is live: a proxy in front of us
 //! parses the same bytes, and any disagreement on where a request ends is a smuggling
@@ -9,6 +10,9 @@
 //! the rules it does not enforce (one Host, Content-Length, Transfer-Encoding, the
 //! request line's version and target form) are written below.
 
+use std::net::SocketAddr;
+
+use crate::bindings::wit;
 use crate::syntax::{is_tchar, list_elements, trim};
 
 /// Longest request-target accepted; beyond it, 414 (nginx's 8 KiB line buffers).
@@ -112,6 +116,19 @@ pub fn check(head: &[u8]) -> Result<Head, Refusal> {
         persistent,
         expects_continue,
     })
+}
+
+/// The WIT request for one raw head.
+pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Policy) -> wit::Request {
+    wit::Request {
+        head: head.to_vec(),
+        peer: wit::Peer {
+            ip: peer.ip().to_string(),
+            port: peer.port(),
+        },
+        index_on_connection: index,
+        policy: policy.clone(),
+    }
 }
 
 /// `method SP request-target SP HTTP-version`, single spaces only (RFC 9112 §3).

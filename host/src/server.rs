@@ -1,25 +1,29 @@
 //! The accept loop and what every connection shares: a cap on open connections, a task
-//! per connection, the request → sandbox → checked response step, the access log, and
+//! per connection, the live handler and the swaps that change it, the access log, and
 //! graceful shutdown (stop accepting, let in-flight responses finish, bounded).
 
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cap_std::fs::Dir;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bindings::wit;
 use crate::cache::Origin;
-use crate::config::Config;
-use crate::convert::{self, Checked};
-use crate::engine::{Handler, wit};
-use crate::invoke::Invoker;
+use crate::config::{Config, HandlerSource};
+use crate::decide::Decider;
+use crate::engine::{BUILT_IN_HANDLER, Engine};
+use crate::invoke::{Handler, Invoker};
+use crate::live::{Live, RollbackRule, Version};
+use crate::response::{self, Checked};
+use crate::swap::{self, Report, Swapper};
 
 /// Timeouts and caps for client connections.
 #[derive(Debug, Clone)]
@@ -37,25 +41,40 @@ pub struct Limits {
 
 /// What every connection task uses.
 pub struct Shared {
-    invoker: Invoker,
-    /// The root as a capability: files the host opens for bodies cannot leave it.
-    root: Dir,
-    policy: wit::Policy,
+    decider: Decider,
+    /// The handler version new requests use, and those kept for rollback.
+    pub live: Live,
+    swapper: Swapper,
     pub limits: Limits,
     access_log: bool,
+    /// The `--handler` file, which SIGHUP and `--watch` re-read.
+    pub handler_file: Option<PathBuf>,
     /// How the handler was obtained and how long it took, for the start-up line.
     pub handler_origin: String,
 }
 
 impl Shared {
-    /// Builds the sandboxed handler and everything around it from the configuration.
+    /// Builds the engine, the first handler version and everything around them.
     pub fn new(config: &Config) -> Result<Shared> {
         let started = Instant::now();
-        let (handler, origin) = Handler::load(
-            &config.handler,
+        let engine = Arc::new(Engine::new(
             config.handler_memory,
             config.cache_dir.as_deref(),
-        )?;
+        )?);
+        let (bytes, source, handler_file) = match &config.handler {
+            HandlerSource::BuiltIn => (BUILT_IN_HANDLER.to_vec(), "built-in".to_owned(), None),
+            HandlerSource::File(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("--handler {}: cannot read", path.display()))?;
+                (bytes, path.display().to_string(), Some(path.clone()))
+            }
+        };
+        let (pre, origin) = engine
+            .prepare(&bytes)
+            .with_context(|| match &handler_file {
+                None => "the built-in handler".to_owned(),
+                Some(path) => format!("--handler {}", path.display()),
+            })?;
         let handler_origin = format!(
             "handler {} in {} ms",
             match origin {
@@ -64,33 +83,27 @@ impl Shared {
             },
             started.elapsed().as_millis()
         );
-        let root = Dir::open_ambient_dir(&config.root, cap_std::ambient_authority())
-            .with_context(|| format!("cannot open the root {}", config.root.display()))?;
+        let first = Version::new(Handler::new(pre), swap::sha256(&bytes), source);
+        let invoker = Invoker::new(
+            engine.clone(),
+            config.root.clone(),
+            config.handler_timeout,
+            config.handler_memory,
+            config.reuse_instances,
+        );
         Ok(Shared {
-            invoker: Invoker::new(
-                handler,
-                config.root.clone(),
-                config.handler_timeout,
-                config.handler_memory,
-                config.reuse_instances,
+            decider: Decider::new(invoker, &config.root, policy(config))?,
+            live: Live::new(
+                first,
+                config.keep_versions,
+                config.shadow_requests,
+                RollbackRule {
+                    window: config.rollback_window,
+                    requests: config.rollback_requests,
+                    threshold: config.rollback_threshold,
+                },
             ),
-            root,
-            policy: wit::Policy {
-                min_user_agent_len: config.min_user_agent_len,
-                serve_dotfiles: config.serve_dotfiles,
-                server_name: "sandserve".to_owned(),
-                cache_control: config
-                    .cache_rules
-                    .iter()
-                    .map(|(pattern, value)| wit::CacheRule {
-                        pattern: pattern.clone(),
-                        value: value.clone(),
-                    })
-                    .collect(),
-                extra_headers: config.headers.clone(),
-                list_dirs: config.list_dirs,
-                fallback: config.fallback.clone(),
-            },
+            swapper: Swapper::new(engine, config.max_handler_size),
             limits: Limits {
                 header_timeout: config.header_timeout,
                 keepalive_timeout: config.keepalive_timeout,
@@ -101,13 +114,14 @@ impl Shared {
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
+            handler_file,
             handler_origin,
         })
     }
 
-    /// The checked response to one request head (that `request::check` passed): the
-    /// guest's, or a 500 when the guest trapped, ran out of time or memory, or answered
-    /// something we will not send.
+    /// The checked response to one request head (that `request::check` passed), decided
+    /// wholly by the version live when it began: the guest's answer, or a 500 when the
+    /// guest trapped, ran out of time or memory, or answered something we will not send.
     pub async fn respond(
         &self,
         head: &[u8],
@@ -115,14 +129,64 @@ impl Shared {
         index: u32,
         head_request: bool,
     ) -> Checked {
-        let request = convert::to_request(head, peer, index, &self.policy);
-        let checked = self.invoker.call(&request).await;
-        let checked =
-            checked.and_then(|response| convert::check(response, head_request, &self.root));
-        checked.unwrap_or_else(|e| {
-            eprintln!("sandserve: {peer} \"{}\": 500: {e:#}", request_line(head));
-            convert::error_response(500, Some(&self.root), head_request)
-        })
+        let version = self.live.current();
+        self.live.remember(head, peer, index);
+        let decided = self
+            .decider
+            .decide(&version.handler, head, peer, index, head_request)
+            .await;
+        let (checked, trapped) = match decided {
+            Ok(checked) => (checked, false),
+            Err(failure) => {
+                eprintln!(
+                    "sandserve: {peer} \"{}\": 500: {:#}",
+                    request_line(head),
+                    failure.error
+                );
+                let page = response::error_response(500, Some(&self.decider.root), head_request);
+                (page, failure.trapped)
+            }
+        };
+        if let Some(why) = self.live.record(&version, checked.status, trapped) {
+            eprintln!("sandserve: automatic rollback: {why}");
+        }
+        checked
+    }
+
+    /// Checks the component in `path` against live traffic and makes it live if it
+    /// passes (or `force`); logs the outcome.
+    pub async fn swap(&self, path: &Path, force: bool) -> Report {
+        let report = self
+            .swapper
+            .swap(&self.live, &self.decider, path, force)
+            .await;
+        let sha = report.sha256.as_deref().unwrap_or("-");
+        eprintln!(
+            "sandserve: swap {}: {} {} ({} replayed, {} differ){}",
+            report.source,
+            report.outcome,
+            &sha[..12.min(sha.len())],
+            report.replayed,
+            report.differing,
+            report
+                .reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        report
+    }
+
+    /// The last swap's report.
+    pub fn last_swap(&self) -> Option<Report> {
+        self.swapper.last()
+    }
+
+    /// Makes the previous version live again, if there is one; logs it.
+    pub fn rollback(&self) -> Option<Arc<Version>> {
+        let back = self.live.rollback()?;
+        eprintln!("sandserve: rollback to {} ({})", back.short(), back.source);
+        Some(back)
     }
 
     /// One access-log line: peer, request line, status, bytes, microseconds.
@@ -138,6 +202,26 @@ impl Shared {
             reply.status
         );
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+/// The handler's settings, from the command line.
+fn policy(config: &Config) -> wit::Policy {
+    wit::Policy {
+        min_user_agent_len: config.min_user_agent_len,
+        serve_dotfiles: config.serve_dotfiles,
+        server_name: "sandserve".to_owned(),
+        cache_control: config
+            .cache_rules
+            .iter()
+            .map(|(pattern, value)| wit::CacheRule {
+                pattern: pattern.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        extra_headers: config.headers.clone(),
+        list_dirs: config.list_dirs,
+        fallback: config.fallback.clone(),
     }
 }
 

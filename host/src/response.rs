@@ -1,31 +1,16 @@
-//! Between the wire and the WIT types: the request handed to the guest, the guest's
-//! response checked before a byte of it reaches the client, and `error_response`, the
-//! one place the host makes a response of its own (a refused head's 4xx/505, a 500).
-
-use std::net::SocketAddr;
+//! The guest's answer, checked and planned before a byte of it reaches the client, and
+//! `error_response`, the one place the host makes a response of its own (a refused
+//! head's 4xx/505, a 500); `set_connection` makes a head say what the connection does.
 
 use anyhow::{Result, bail, ensure};
 use cap_std::fs::Dir;
 
-use crate::body::{self, Plan};
-use crate::engine::wit;
+use crate::bindings::wit;
+use crate::plan::{self, Plan};
 use crate::syntax::{is_field_vchar, is_tchar, list_elements, trim};
 
 /// Longest response head a handler may return.
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
-
-/// The WIT request for one raw head.
-pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Policy) -> wit::Request {
-    wit::Request {
-        head: head.to_vec(),
-        peer: wit::Peer {
-            ip: peer.ip().to_string(),
-            port: peer.port(),
-        },
-        index_on_connection: index,
-        policy: policy.clone(),
-    }
-}
 
 /// A response ready to be written: its head is well-formed and its body matches it.
 #[derive(Debug)]
@@ -33,6 +18,8 @@ pub struct Checked {
     pub status: u16,
     pub head: Vec<u8>,
     pub body: Plan,
+    /// What the body was made of: `empty`, `bytes`, `file` or `chunks`.
+    pub kind: &'static str,
     /// The connection closes after this response.
     pub close: bool,
     /// The head already says `Connection: close`.
@@ -49,7 +36,13 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
         response.head.len()
     );
     let parsed = parse_head(&response.head)?;
-    let body = body::plan(response.body, root)?;
+    let kind = match &response.body {
+        wit::Body::Empty => "empty",
+        wit::Body::Bytes(_) => "bytes",
+        wit::Body::File(_) => "file",
+        wit::Body::Chunks(_) => "chunks",
+    };
+    let body = plan::plan(response.body, root)?;
     let bodiless = head_request || parsed.status == 204 || parsed.status == 304;
     if bodiless {
         ensure!(
@@ -75,6 +68,7 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
         status: parsed.status,
         head: response.head,
         body,
+        kind,
         close: response.close || parsed.close,
         says_close: parsed.close,
     })
@@ -99,7 +93,7 @@ pub fn error_response(status: u16, root: Option<&Dir>, head_only: bool) -> Check
     };
     let page = root
         .filter(|_| status >= 500)
-        .and_then(|root| body::plan_page(root, SERVER_ERROR_PAGE));
+        .and_then(|root| plan::plan_page(root, SERVER_ERROR_PAGE));
     let body = page.unwrap_or_else(|| {
         Plan::bytes(
             format!(
@@ -119,6 +113,7 @@ pub fn error_response(status: u16, root: Option<&Dir>, head_only: bool) -> Check
     Checked {
         status,
         head: head.into_bytes(),
+        kind: if head_only { "empty" } else { "bytes" },
         body: if head_only { Plan::default() } else { body },
         close: true,
         says_close: true,
@@ -294,6 +289,7 @@ mod tests {
             status: 200,
             head: head.as_bytes().to_vec(),
             body: Plan::default(),
+            kind: "empty",
             close: false,
             says_close: false,
         };

@@ -1,0 +1,204 @@
+//! The admin channel: plain HTTP/1.1 on a Unix socket that only the server's own user
+//! can open (mode 0600, and the peer's uid checked), so `curl --unix-socket` works too.
+//!
+//! Routes (JSON answers, one request per connection):
+//! - `GET /status` — the live version, those kept for rollback, the last swap;
+//! - `POST /swap` — body: the component's absolute path; `?force=1` skips the verdict
+//!   of the shadow check; 200 with the report when swapped or unchanged, 409 refused;
+//! - `POST /rollback` — 200 with the version now live, 409 when there is none.
+//!
+//! An admin client is bounded like any client: a head of at most 16 KiB, a body of
+//! at most 4 KiB, 10 s to send them, eight connections at once.
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+
+use crate::live::Version;
+use crate::server::Shared;
+
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_BODY: usize = 4 * 1024;
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_CLIENTS: usize = 8;
+
+/// Binds the admin socket at `path`, mode 0600 from the start. A path that is taken is
+/// refused unless it is a socket nobody answers on (left by a server that died).
+pub fn bind(path: &Path) -> Result<UnixListener> {
+    let name = path.display();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            bail!("--admin {name}: the path exists and is not a socket");
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("--admin {name}: another server is listening on it");
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("--admin {name}: cannot remove the stale socket"))?;
+    }
+    // The umask makes the socket 0600 as it is created, with no window in which another
+    // user could connect; nothing else creates files while the server starts.
+    let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    bound.with_context(|| format!("--admin {name}: cannot bind"))
+}
+
+/// Serves admin clients until the listener is dropped.
+pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let uid = rustix::process::geteuid().as_raw();
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let allowed = stream.peer_cred().is_ok_and(|cred| cred.uid() == uid);
+            let _ = if allowed {
+                answer(stream, &shared).await
+            } else {
+                reply(stream, 403, &json!({"error": "not the server's user"})).await
+            };
+        });
+    }
+}
+
+/// One admin request: read (bounded), route, reply.
+async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> {
+    let request = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
+    let Ok(Ok((method, target, body))) = request else {
+        let error = json!({"error": "expected one HTTP/1.1 request (head ≤ 16 KiB, body ≤ 4 KiB) within 10 s"});
+        return reply(stream, 400, &error).await;
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (status, value) = match (method.as_str(), path) {
+        ("GET", "/status") => (200, status(shared)),
+        ("POST", "/swap") => {
+            let file = PathBuf::from(String::from_utf8_lossy(&body).trim());
+            if !file.is_absolute() {
+                (
+                    400,
+                    json!({"error": "the body must be the component's absolute path"}),
+                )
+            } else {
+                let force = query.split('&').any(|p| p == "force=1" || p == "force");
+                let report = shared.swap(&file, force).await;
+                let code = if report.outcome == "refused" {
+                    409
+                } else {
+                    200
+                };
+                (code, serde_json::to_value(report).unwrap_or_default())
+            }
+        }
+        ("POST", "/rollback") => match shared.rollback() {
+            Some(version) => (200, json!({"live": describe(&version)})),
+            None => (409, json!({"error": "no previous version is kept"})),
+        },
+        (_, "/status" | "/swap" | "/rollback") => (405, json!({"error": "wrong method"})),
+        _ => (
+            404,
+            json!({"error": "routes: GET /status, POST /swap, POST /rollback"}),
+        ),
+    };
+    reply(stream, status, &value).await
+}
+
+/// The method, target and body of one request.
+async fn read_request(stream: &mut UnixStream) -> Result<(String, String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut fields);
+        if let httparse::Status::Complete(head_len) = request.parse(&buf)? {
+            let length = request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .map(|h| {
+                    std::str::from_utf8(h.value)
+                        .unwrap_or("x")
+                        .trim()
+                        .parse::<usize>()
+                })
+                .transpose()?
+                .unwrap_or(0);
+            if length > MAX_BODY {
+                bail!("body too large");
+            }
+            let method = request.method.unwrap_or_default().to_owned();
+            let target = request.path.unwrap_or_default().to_owned();
+            while buf.len() < head_len + length {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    bail!("closed mid-body");
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok((method, target, buf[head_len..head_len + length].to_vec()));
+        }
+        if buf.len() > MAX_HEAD {
+            bail!("head too large");
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("closed mid-head");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn reply(mut stream: UnixStream, status: u16, value: &Value) -> std::io::Result<()> {
+    let body = format!("{value}\n");
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Conflict",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn describe(version: &Version) -> Value {
+    let since = *version.live_since.lock().unwrap_or_else(|e| e.into_inner());
+    json!({
+        "sha256": version.sha256,
+        "source": version.source,
+        "live_since": since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        "requests": version.requests.load(Ordering::Relaxed),
+        "failures": version.failures.load(Ordering::Relaxed),
+        "traps": version.traps.load(Ordering::Relaxed),
+    })
+}
+
+fn status(shared: &Shared) -> Value {
+    json!({
+        "live": describe(&shared.live.current()),
+        "kept": shared.live.previous().iter().map(|v| describe(v)).collect::<Vec<_>>(),
+        "last_swap": shared.last_swap(),
+    })
+}

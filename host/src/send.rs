@@ -1,0 +1,112 @@
+//! The bytes going out: a checked head and its planned body written to the client —
+//! the head and every leading in-memory piece in one `send(2)`, files with `sendfile(2)`
+//! from the page cache — waiting, bounded, when the client's socket is full.
+
+use std::fs::File;
+use std::io;
+use std::time::Duration;
+
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::plan::{COALESCE_LIMIT, Piece, Plan};
+
+/// Writes the head and the body; returns the number of bytes sent. Fails with
+/// `TimedOut` when the client takes no bytes for `patience` (it stopped reading).
+pub async fn send(
+    stream: &mut TcpStream,
+    head: &[u8],
+    plan: &Plan,
+    patience: Duration,
+) -> io::Result<u64> {
+    // The head and every leading in-memory piece go out in one write.
+    let mut first = Vec::with_capacity(head.len() + plan.len().min(COALESCE_LIMIT) as usize);
+    first.extend_from_slice(head);
+    let mut rest = plan.pieces.iter().peekable();
+    while let Some(Piece::Bytes(bytes)) = rest.peek() {
+        first.extend_from_slice(bytes);
+        rest.next();
+    }
+    // When more follows, MSG_MORE lets the kernel put the head in the same segment as
+    // the start of the file instead of sending a small packet of its own (nginx's
+    // tcp_nopush does the same with TCP_CORK).
+    write(stream, &first, rest.peek().is_some(), patience).await?;
+    while let Some(piece) = rest.next() {
+        match piece {
+            Piece::Bytes(bytes) => write(stream, bytes, rest.peek().is_some(), patience).await?,
+            Piece::File {
+                file,
+                offset,
+                length,
+            } => sendfile_all(stream, file, *offset, *length, patience).await?,
+        }
+    }
+    Ok(head.len() as u64 + plan.len())
+}
+
+/// Waits until the socket takes bytes again, for at most `patience`.
+async fn writable(stream: &TcpStream, patience: Duration) -> io::Result<()> {
+    match tokio::time::timeout(patience, stream.writable()).await {
+        Ok(ready) => ready,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the client took no bytes for {patience:?}"),
+        )),
+    }
+}
+
+/// `send(2)` until all of `bytes` is out, with MSG_MORE when `more` follows.
+async fn write(
+    stream: &TcpStream,
+    mut bytes: &[u8],
+    more: bool,
+    patience: Duration,
+) -> io::Result<()> {
+    let flags = if more {
+        rustix::net::SendFlags::MORE
+    } else {
+        rustix::net::SendFlags::empty()
+    };
+    while !bytes.is_empty() {
+        // Try first: a socket with room (the usual case) needs no readiness wait.
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, bytes, flags).map_err(io::Error::from)
+        });
+        match sent {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `sendfile(2)` until `length` bytes are out, waiting for the socket when it is full.
+async fn sendfile_all(
+    stream: &TcpStream,
+    file: &File,
+    offset: u64,
+    length: u64,
+    patience: Duration,
+) -> io::Result<()> {
+    let (mut offset, end) = (offset, offset + length);
+    while offset < end {
+        let count = (end - offset).min(1 << 30) as usize;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            let mut at = offset;
+            rustix::fs::sendfile(stream, file, Some(&mut at), count).map_err(io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
+            }
+            Ok(n) => offset += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

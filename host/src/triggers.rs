@@ -1,0 +1,62 @@
+//! The other ways a swap starts, on the same checked path: SIGHUP re-reads the
+//! `--handler` file, and `--watch` swaps when that file changes. A watched file is
+//! polled by its metadata (device, inode, size, modification time), so an editor's or
+//! a build's atomic rename is seen like a write; a change is acted on once the file has
+//! stood still for one more poll, so a half-written file is not taken.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::server::Shared;
+
+const POLL: Duration = Duration::from_millis(250);
+
+/// Swaps in the `--handler` file at every SIGHUP, until the server ends.
+pub async fn on_sighup(shared: Arc<Shared>) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        eprintln!("sandserve: warning: cannot listen for SIGHUP");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match &shared.handler_file {
+            Some(path) => {
+                shared.swap(path, false).await;
+            }
+            None => eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read"),
+        }
+    }
+}
+
+/// Swaps in `path` whenever it changes and then stands still.
+pub async fn watch(shared: Arc<Shared>, path: &Path) {
+    let mut seen = stamp(path);
+    let mut pending = None;
+    loop {
+        tokio::time::sleep(POLL).await;
+        let now = stamp(path);
+        if now == seen {
+            if pending.take().is_some() && now.is_some() {
+                shared.swap(path, false).await;
+            }
+            continue;
+        }
+        seen = now;
+        pending = Some(());
+    }
+}
+
+/// What tells one version of the file from another without reading it.
+fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    ))
+}
