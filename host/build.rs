@@ -34,6 +34,10 @@ fn main() {
         export("SANDSERVE_GUEST_WASM", &dir.join("sandserve_guest.wasm"));
         export("SANDSERVE_HOSTILE_WASM", &dir.join("hostile_fixture.wasm"));
         export("SANDSERVE_NAIVE_WASM", &dir.join("naive_fixture.wasm"));
+        export(
+            "SANDSERVE_TRAPPING_WASM",
+            &dir.join("trapping_fixture.wasm"),
+        );
         return;
     }
 
@@ -48,6 +52,8 @@ fn main() {
             "hostile-fixture",
             "-p",
             "naive-fixture",
+            "-p",
+            "trapping-fixture",
         ])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -91,6 +97,10 @@ fn main() {
         &wasm_dir.join("hostile_fixture.wasm"),
     );
     export("SANDSERVE_NAIVE_WASM", &wasm_dir.join("naive_fixture.wasm"));
+    export(
+        "SANDSERVE_TRAPPING_WASM",
+        &wasm_dir.join("trapping_fixture.wasm"),
+    );
 }
 
 fn export(var: &str, path: &Path) {

@@ -44,7 +44,10 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     let empty = site.parent.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
     let e = with_handler(empty.to_str().unwrap());
-    assert!(e.contains("not a handler of the sandserve world: no exported instance"), "{e}");
+    assert!(
+        e.contains("not a handler of the sandserve world: no exported instance"),
+        "{e}"
+    );
     let e = with_handler("/no/such.wasm");
     assert!(e.contains("--handler /no/such.wasm"), "{e}");
 }

@@ -42,6 +42,7 @@ fn start(args: Args) -> Result<()> {
             .map(sandserve::admin::bind)
             .transpose()?;
         let shared = Arc::new(Shared::new(&config)?);
+        let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
         let addr = listener.local_addr()?;
         eprintln!(
             "sandserve: serving {} on http://{addr}/ with {} workers ({})",
@@ -52,7 +53,7 @@ fn start(args: Args) -> Result<()> {
         if let Some(admin) = admin {
             tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
         }
-        tokio::spawn(sandserve::triggers::on_sighup(shared.clone()));
+        tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
         if let (true, Some(path)) = (config.watch, shared.handler_file.clone()) {
             let shared = shared.clone();
             tokio::spawn(async move { sandserve::triggers::watch(shared, &path).await });

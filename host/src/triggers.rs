@@ -9,18 +9,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::server::Shared;
 
 const POLL: Duration = Duration::from_millis(250);
 
+/// Starts listening for SIGHUP; from then on it no longer ends the process. Call it
+/// before the server says it is serving, so that no early signal is lost or fatal.
+pub fn hangups() -> std::io::Result<Signal> {
+    signal(SignalKind::hangup())
+}
+
 /// Swaps in the `--handler` file at every SIGHUP, until the server ends.
-pub async fn on_sighup(shared: Arc<Shared>) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        eprintln!("sandserve: warning: cannot listen for SIGHUP");
-        return;
-    };
+pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal) {
     while hangups.recv().await.is_some() {
         match &shared.handler_file {
             Some(path) => {

@@ -15,6 +15,10 @@ pub const HOSTILE_WASM: &str = env!("SANDSERVE_HOSTILE_WASM");
 /// A handler careful about paths and naive about framing (never closes, ignores
 /// Content-Length and Transfer-Encoding), built by `host/build.rs`.
 pub const NAIVE_WASM: &str = env!("SANDSERVE_NAIVE_WASM");
+/// A handler that traps on every request, built by `host/build.rs`.
+pub const TRAPPING_WASM: &str = env!("SANDSERVE_TRAPPING_WASM");
+/// The built-in handler's component, as a file (the same bytes the binary embeds).
+pub const BUILT_IN_WASM: &str = env!("SANDSERVE_GUEST_WASM");
 /// How long any single read in a test may block before the test fails instead of hanging.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
