@@ -222,6 +222,9 @@ async fn shadow_check(
         };
         let old = Summary::of(&decide(current).await);
         let new = Summary::of(&decide(candidate).await);
+        // The replay shares the workers with live traffic: let waiting requests run
+        // between replayed ones instead of queueing behind the whole check.
+        tokio::task::yield_now().await;
         report.replayed += 1;
         if new.status >= 500 && old.status < 500 {
             report.new_failures += 1;
