@@ -42,7 +42,7 @@ fn a_body_split_across_writes_is_skipped_and_the_connection_kept() {
 }
 
 #[test]
-fn a_body_over_the_limit_or_chunked_closes_the_connection() {
+fn a_body_over_the_limit_closes_the_connection() {
     let site = site();
     for (handler, server) in Server::each_handler(&site.root, &["--max-discarded-body", "16"]) {
         // 31 bytes > 16: left unread, answered, closed; the body is never a request.
@@ -66,9 +66,11 @@ fn expect_100_continue_with_a_body_closes_instead_of_waiting() {
     let site = site();
     for (handler, server) in Server::each_handler(&site.root, &[]) {
         let mut client = server.connect();
-        client.send(
-            b"POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 31\r\n\r\n",
+        let head = format!(
+            "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            SMUGGLED.len()
         );
+        client.send(head.as_bytes());
         let r = client.response(false);
         assert_eq!(r.header("connection"), Some("close"), "{handler}");
         // The client may still send the body it held back; it is never a request.
@@ -144,9 +146,26 @@ fn smuggling_attempts_are_refused_by_the_host() {
                 "{handler}: lingered"
             );
         }
-        // The handler never saw any of them: the access log shows only the host's 400s.
+        // The smuggled request was never taken for one: it is nowhere in the access log.
         let log = server.log();
         assert!(!log.contains("\"GET /b.txt"), "{handler}: {log}");
+    }
+}
+
+#[test]
+fn a_head_mixing_crlf_and_bare_lf_is_refused() {
+    let site = site();
+    for (handler, server) in Server::each_handler(&site.root, &[]) {
+        // A proxy that does not end lines at a bare LF sees one field `X` and no body;
+        // we would see a Content-Length. Neither reading is served.
+        let raw = format!(
+            "POST /a.txt HTTP/1.1\r\nHost: x\r\nX: y\nContent-Length: {}\r\n\r\n{SMUGGLED}",
+            SMUGGLED.len()
+        );
+        let out = server.exchange(raw.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{handler}: {text}");
+        assert_eq!(count_responses(&out), 1, "{handler}: {text}");
     }
 }
 

@@ -10,7 +10,9 @@
 //! An admin client is bounded like any client: a head of at most 16 KiB, a body of
 //! at most 4 KiB, 10 s to send them, eight connections at once.
 
-use std::os::unix::fs::FileTypeExt;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,15 +33,21 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CLIENTS: usize = 8;
 
 /// Binds the admin socket at `path`, mode 0600 from the start. A path that is taken is
-/// refused unless it is a socket nobody answers on (left by a server that died).
+/// refused unless it is a socket of ours that nobody answers on (left by a server that
+/// died); anyone else's socket is never removed.
 pub fn bind(path: &Path) -> Result<UnixListener> {
     let name = path.display();
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             bail!("--admin {name}: the path exists and is not a socket");
         }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("--admin {name}: another server is listening on it");
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            bail!("--admin {name}: a socket of another user is there");
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            Ok(_) => bail!("--admin {name}: another server is listening on it"),
+            Err(e) => bail!("--admin {name}: cannot tell whether it is in use: {e}"),
         }
         std::fs::remove_file(path)
             .with_context(|| format!("--admin {name}: cannot remove the stale socket"))?;
@@ -71,6 +79,9 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
             let _ = if allowed {
                 answer(stream, &shared).await
             } else {
+                // Read what it sent (bounded) first, so that the refusal reaches it.
+                let mut stream = stream;
+                let _ = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
                 reply(stream, 403, &json!({"error": "not the server's user"})).await
             };
         });
@@ -88,7 +99,8 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
     let (status, value) = match (method.as_str(), path) {
         ("GET", "/status") => (200, status(shared)),
         ("POST", "/swap") => {
-            let file = PathBuf::from(String::from_utf8_lossy(&body).trim());
+            // The path's bytes as they are: a file name need not be UTF-8.
+            let file = PathBuf::from(OsStr::from_bytes(body.trim_ascii()));
             if !file.is_absolute() {
                 (
                     400,
@@ -96,7 +108,7 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 )
             } else {
                 let force = query.split('&').any(|p| p == "force=1" || p == "force");
-                let report = shared.swap(&file, force).await;
+                let report = shared.swap(&file, force, false).await;
                 let code = if report.outcome == "refused" {
                     409
                 } else {
@@ -126,21 +138,19 @@ async fn read_request(stream: &mut UnixStream) -> Result<(String, String, Vec<u8
         let mut fields = [httparse::EMPTY_HEADER; 32];
         let mut request = httparse::Request::new(&mut fields);
         if let httparse::Status::Complete(head_len) = request.parse(&buf)? {
-            let length = request
+            let length = match request
                 .headers
                 .iter()
                 .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .map(|h| {
-                    std::str::from_utf8(h.value)
-                        .unwrap_or("x")
-                        .trim()
-                        .parse::<usize>()
-                })
-                .transpose()?
-                .unwrap_or(0);
-            if length > MAX_BODY {
+            {
+                Some(field) => crate::request::parse_content_length(field.value)
+                    .map_err(|refusal| anyhow::anyhow!(refusal.reason))?,
+                None => 0,
+            };
+            if length > MAX_BODY as u64 {
                 bail!("body too large");
             }
+            let length = length as usize;
             let method = request.method.unwrap_or_default().to_owned();
             let target = request.path.unwrap_or_default().to_owned();
             while buf.len() < head_len + length {

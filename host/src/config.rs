@@ -263,6 +263,13 @@ impl Config {
                 bail!("{flag} 0: must be more than 0");
             }
         }
+        if args.rollback_requests < crate::live::MIN_WATCHED {
+            bail!(
+                "--rollback-requests {}: must be at least {} (the watch judges a version only after that many requests)",
+                args.rollback_requests,
+                crate::live::MIN_WATCHED
+            );
+        }
         if args.reuse_instances == 0 {
             bail!("--reuse-instances 0: must be at least 1 (1 = a fresh instance per request)");
         }

@@ -12,32 +12,43 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::config::Command;
+use crate::swap::short;
 
 /// A swap of a large component compiles it first: allow for that.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Runs one admin command; the exit status is 1 when the server refused it.
 pub fn run(command: Command) -> Result<ExitCode> {
+    let refused = |answer: &Value| match answer.get("error") {
+        Some(error) => {
+            println!("refused: {}", text(error));
+            true
+        }
+        None => false,
+    };
     match command {
         Command::Swap { admin, force, file } => {
             let file = std::path::absolute(&file)
                 .with_context(|| format!("{}: not a usable path", file.display()))?;
             let target = if force { "/swap?force=1" } else { "/swap" };
-            let body = file.to_string_lossy();
-            let (status, report) = call(&admin, "POST", target, body.as_bytes())?;
+            // The path's own bytes: a file name need not be UTF-8.
+            let body = std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str());
+            let (status, report) = call(&admin, "POST", target, body)?;
             print_report(&report);
             Ok(exit(status))
         }
         Command::Rollback { admin } => {
             let (status, answer) = call(&admin, "POST", "/rollback", b"")?;
-            match answer.get("live") {
-                Some(live) => println!("live: {}", version_line(live)),
-                None => println!("refused: {}", text(&answer["error"])),
+            if !refused(&answer) {
+                println!("live: {}", version_line(&answer["live"]));
             }
             Ok(exit(status))
         }
         Command::Status { admin, json } => {
             let (status, answer) = call(&admin, "GET", "/status", b"")?;
+            if refused(&answer) {
+                return Ok(exit(status));
+            }
             if json {
                 println!("{answer}");
             } else {
@@ -100,7 +111,7 @@ fn version_line(v: &Value) -> String {
     let sha = v["sha256"].as_str().unwrap_or("?");
     format!(
         "{} {} (since {}; {} requests, {} 5xx, {} traps)",
-        &sha[..12.min(sha.len())],
+        short(sha),
         text(&v["source"]),
         v["live_since"],
         v["requests"],
@@ -118,7 +129,7 @@ fn print_report(r: &Value) {
     println!(
         "{}: {} {}",
         text(&r["outcome"]),
-        &sha[..12.min(sha.len())],
+        short(sha),
         text(&r["source"])
     );
     if let Some(reason) = r["reason"].as_str() {

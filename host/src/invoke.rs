@@ -41,6 +41,11 @@ impl Handler {
             idle: Mutex::new(Vec::new()),
         }
     }
+
+    /// Drops the idle instances (a version that stops serving holds none).
+    pub fn clear_idle(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 /// Runs requests through instances of handlers, all on one engine.

@@ -46,7 +46,7 @@ impl Version {
 
     /// The short form of the hash, for text output.
     pub fn short(&self) -> &str {
-        &self.sha256[..12.min(self.sha256.len())]
+        crate::swap::short(&self.sha256)
     }
 
     fn failure_share(&self) -> f64 {
@@ -79,7 +79,7 @@ pub struct RollbackRule {
 }
 
 /// Failures are judged only after this many requests: one early 500 is not a rate.
-const MIN_WATCHED: u64 = 20;
+pub const MIN_WATCHED: u64 = 20;
 
 struct Watch {
     version: Arc<Version>,
@@ -135,8 +135,9 @@ impl Live {
             &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
             version.clone(),
         );
+        // A version that no longer serves keeps no warm instances (`--reuse-instances`).
+        old.handler.clear_idle();
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
-        previous.retain(|v| !Arc::ptr_eq(v, &version));
         previous.push(old);
         while previous.len() > self.keep {
             previous.remove(0);
@@ -152,13 +153,25 @@ impl Live {
     /// Makes the newest previous version live again; the current one is released.
     /// `None` when there is none to go back to.
     pub fn rollback(&self) -> Option<Arc<Version>> {
+        self.rollback_from(None)
+    }
+
+    /// The rollback, done only if `from` (when given) is still the live version: the
+    /// watch's rollback must not undo a swap or a rollback that came in meanwhile.
+    fn rollback_from(&self, from: Option<&Arc<Version>>) -> Option<Arc<Version>> {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if from.is_some_and(|from| !Arc::ptr_eq(&current, from)) {
+            return None;
+        }
         let back = self
             .previous
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop()?;
         *back.live_since.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = back.clone();
+        current.handler.clear_idle();
+        *current = back.clone();
+        drop(current);
         *self.watch.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.watching.store(false, Ordering::Relaxed);
         Some(back)
@@ -223,7 +236,7 @@ impl Live {
         *watch = None;
         drop(watch);
         let failures = version.failures.load(Ordering::Relaxed);
-        let back = self.rollback()?;
+        let back = self.rollback_from(Some(version))?;
         Some(format!(
             "{} failed {failures} of its first {requests} requests ({:.0}%, over the {:.0}% \
              threshold); rolled back to {} ({})",

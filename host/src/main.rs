@@ -41,6 +41,12 @@ fn start(args: Args) -> Result<()> {
             .as_deref()
             .map(sandserve::admin::bind)
             .transpose()?;
+        let watched = match (&config.watch, &config.handler) {
+            (true, sandserve::config::HandlerSource::File(path)) => {
+                Some((path.clone(), sandserve::triggers::stamp(path)))
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared::new(&config)?);
         let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
         let addr = listener.local_addr()?;
@@ -54,9 +60,9 @@ fn start(args: Args) -> Result<()> {
             tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
         }
         tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
-        if let (true, Some(path)) = (config.watch, shared.handler_file.clone()) {
+        if let Some((path, seen)) = watched {
             let shared = shared.clone();
-            tokio::spawn(async move { sandserve::triggers::watch(shared, &path).await });
+            tokio::spawn(async move { sandserve::triggers::watch(shared, &path, seen).await });
         }
         let served = sandserve::run(listener, shared, shutdown).await;
         if let Some(path) = &config.admin {

@@ -70,6 +70,16 @@ pub fn check(head: &[u8]) -> Result<Head, Refusal> {
         .iter()
         .position(|&b| b == b'\n')
         .ok_or(bad("request line has no end"))?;
+    // A bare LF is a line end (RFC 9112 §2.2 lets a server accept it, as nginx does),
+    // but a head that mixes it with CRLF is one that a proxy in front of us could split
+    // into different lines than we do: refused.
+    let bare_lf = head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'));
+    if bare_lf && head.windows(2).any(|w| w == b"\r\n") {
+        return Err(bad("a head that mixes CRLF and bare LF line ends"));
+    }
     let line = &head[..line_end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = RequestLine::parse(line)?;
@@ -107,7 +117,8 @@ pub fn check(head: &[u8]) -> Result<Head, Refusal> {
         && (line.minor_version == 1 || options.keep_alive)
         && line.method != b"CONNECT";
     let expects_continue = fields.iter().any(|(name, value)| {
-        name.eq_ignore_ascii_case("expect") && trim(value).eq_ignore_ascii_case(b"100-continue")
+        name.eq_ignore_ascii_case("expect")
+            && list_elements(value).any(|e| e.eq_ignore_ascii_case(b"100-continue"))
     });
     Ok(Head {
         minor_version: line.minor_version,
@@ -129,6 +140,18 @@ pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Polic
         index_on_connection: index,
         policy: policy.clone(),
     }
+}
+
+/// The request line for logs: at most 200 characters, control bytes escaped.
+pub fn request_line(head: &[u8]) -> String {
+    let line = head
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    String::from_utf8_lossy(&line[..line.len().min(200)])
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect()
 }
 
 /// `method SP request-target SP HTTP-version`, single spaces only (RFC 9112 §3).
@@ -283,7 +306,7 @@ fn body_length(fields: &[(&str, &[u8])], minor_version: u8) -> Result<BodyLength
 }
 
 /// `Content-Length = 1*DIGIT`: no sign, no list, no inner whitespace, no overflow.
-fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
+pub fn parse_content_length(value: &[u8]) -> Result<u64, Refusal> {
     let invalid = bad("invalid Content-Length");
     let value = trim(value);
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
@@ -432,6 +455,11 @@ mod tests {
             assert_eq!(status(bad), 400, "{bad:?}");
         }
         assert_eq!(status("GET / HTTP/1.1\nHost: a\n\n"), 200);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nHost: a\nContent-Length: 4\r\n\r\n"),
+            400
+        );
+        assert_eq!(status("GET / HTTP/1.1\nHost: a\n\r\n"), 400);
         let many: String = (0..=MAX_FIELDS).map(|i| format!("X{i}: v\r\n")).collect();
         assert_eq!(status(&format!("GET / HTTP/1.1\r\n{many}\r\n")), 431);
         let long = format!(

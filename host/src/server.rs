@@ -22,6 +22,7 @@ use crate::decide::Decider;
 use crate::engine::{BUILT_IN_HANDLER, Engine};
 use crate::invoke::{Handler, Invoker};
 use crate::live::{Live, RollbackRule, Version};
+use crate::request;
 use crate::response::{self, Checked};
 use crate::swap::{self, Report, Swapper};
 
@@ -140,7 +141,7 @@ impl Shared {
             Err(failure) => {
                 eprintln!(
                     "sandserve: {peer} \"{}\": 500: {:#}",
-                    request_line(head),
+                    request::request_line(head),
                     failure.error
                 );
                 let page = response::error_response(500, Some(&self.decider.root), head_request);
@@ -154,18 +155,18 @@ impl Shared {
     }
 
     /// Checks the component in `path` against live traffic and makes it live if it
-    /// passes (or `force`); logs the outcome.
-    pub async fn swap(&self, path: &Path, force: bool) -> Report {
+    /// passes (or `force`); logs the outcome. `wait`: queue behind a check under way.
+    pub async fn swap(&self, path: &Path, force: bool, wait: bool) -> Report {
         let report = self
             .swapper
-            .swap(&self.live, &self.decider, path, force)
+            .swap(&self.live, &self.decider, path, force, wait)
             .await;
         let sha = report.sha256.as_deref().unwrap_or("-");
         eprintln!(
             "sandserve: swap {}: {} {} ({} replayed, {} differ){}",
             report.source,
             report.outcome,
-            &sha[..12.min(sha.len())],
+            swap::short(sha),
             report.replayed,
             report.differing,
             report
@@ -198,7 +199,7 @@ impl Shared {
         let micros = started.elapsed().as_micros();
         let line = format!(
             "{peer} \"{}\" {} {bytes} {micros}us\n",
-            request_line(head),
+            request::request_line(head),
             reply.status
         );
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
@@ -223,18 +224,6 @@ fn policy(config: &Config) -> wit::Policy {
         list_dirs: config.list_dirs,
         fallback: config.fallback.clone(),
     }
-}
-
-/// The request line for logs: at most 200 characters, control bytes escaped.
-fn request_line(head: &[u8]) -> String {
-    let line = head
-        .split(|&b| b == b'\r' || b == b'\n')
-        .next()
-        .unwrap_or_default();
-    String::from_utf8_lossy(&line[..line.len().min(200)])
-        .chars()
-        .flat_map(char::escape_debug)
-        .collect()
 }
 
 /// Serves `listener` until `shutdown` completes, then stops accepting, lets each

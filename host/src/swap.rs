@@ -77,6 +77,11 @@ impl Report {
     }
 }
 
+/// The short form of a version's hash, for text: its first 12 characters.
+pub fn short(sha: &str) -> &str {
+    sha.char_indices().nth(12).map_or(sha, |(at, _)| &sha[..at])
+}
+
 /// The hex SHA-256 of a component's bytes: what names a version.
 pub fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -108,10 +113,23 @@ impl Swapper {
     }
 
     /// Checks the component in `path` and makes it live if it passes (or `force`).
-    pub async fn swap(&self, live: &Live, decider: &Decider, path: &Path, force: bool) -> Report {
-        let Ok(_busy) = self.busy.try_lock() else {
-            return Report::new(&path.display().to_string())
-                .refused("another swap is being checked; try again when it is done");
+    /// `wait`: wait for a check under way to finish (SIGHUP, `--watch`) instead of
+    /// refusing (an admin client, which can retry).
+    pub async fn swap(
+        &self,
+        live: &Live,
+        decider: &Decider,
+        path: &Path,
+        force: bool,
+        wait: bool,
+    ) -> Report {
+        let _busy = match self.busy.try_lock() {
+            Ok(busy) => busy,
+            Err(_) if wait => self.busy.lock().await,
+            Err(_) => {
+                return Report::new(&path.display().to_string())
+                    .refused("another swap is being checked; try again when it is done");
+            }
         };
         let report = self.checked(live, decider, path, force).await;
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
@@ -237,16 +255,7 @@ async fn shadow_check(
 
         report.differing += 1;
         if report.differences.len() < SHOWN {
-            let line = String::from_utf8_lossy(
-                recent
-                    .head
-                    .split(|&b| b == b'\r' || b == b'\n')
-                    .next()
-                    .unwrap_or_default(),
-            )
-            .chars()
-            .take(120)
-            .collect::<String>();
+            let line = request::request_line(&recent.head);
             report
                 .differences
                 .push(format!("{line}: {}", differences.join("; ")));

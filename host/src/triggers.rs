@@ -26,23 +26,23 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal) {
     while hangups.recv().await.is_some() {
         match &shared.handler_file {
             Some(path) => {
-                shared.swap(path, false).await;
+                shared.swap(path, false, true).await;
             }
             None => eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read"),
         }
     }
 }
 
-/// Swaps in `path` whenever it changes and then stands still.
-pub async fn watch(shared: Arc<Shared>, path: &Path) {
-    let mut seen = stamp(path);
+/// Swaps in `path` whenever it changes and then stands still. `seen`: its stamp taken
+/// before the server first read it, so that a change in between is not missed.
+pub async fn watch(shared: Arc<Shared>, path: &Path, mut seen: Option<Stamp>) {
     let mut pending = None;
     loop {
         tokio::time::sleep(POLL).await;
         let now = stamp(path);
         if now == seen {
             if pending.take().is_some() && now.is_some() {
-                shared.swap(path, false).await;
+                shared.swap(path, false, true).await;
             }
             continue;
         }
@@ -51,8 +51,11 @@ pub async fn watch(shared: Arc<Shared>, path: &Path) {
     }
 }
 
-/// What tells one version of the file from another without reading it.
-fn stamp(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+/// What tells one version of the file from another without reading it: device,
+/// inode, size and modification time.
+pub type Stamp = (u64, u64, u64, i64, i64);
+
+pub fn stamp(path: &Path) -> Option<Stamp> {
     let meta = std::fs::metadata(path).ok()?;
     Some((
         meta.dev(),
