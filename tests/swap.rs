@@ -310,39 +310,24 @@ fn the_admin_socket_is_private_and_not_taken_twice() {
     let meta = std::fs::metadata(&socket).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    // A second server cannot take a live socket.
-    let out = Command::new(BIN)
-        .args([
-            "--root",
-            site.root.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin", socket.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("another server is listening on it"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    // Nor a path that is not a socket.
+    // A second server started on the same path: exit 1, one line on stderr.
+    let refused = |path: &Path| {
+        let out = Command::new(BIN)
+            .args(["--root", site.root.to_str().unwrap()])
+            .args(["--listen", "127.0.0.1:0", "--admin", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        stderr
+    };
+    // It cannot take a live socket, nor a path that is not a socket.
+    let e = refused(&socket);
+    assert!(e.contains("another server is listening on it"), "{e}");
     let file = site.parent.path().join("plain");
     std::fs::write(&file, b"x").unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "--root",
-            site.root.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+    assert!(refused(&file).contains("is not a socket"));
     // A client that sends garbage gets a 400; one that stalls does not hold up others.
     use std::io::{Read, Write};
     let mut stalled = std::os::unix::net::UnixStream::connect(&socket).unwrap();
