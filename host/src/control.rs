@@ -4,15 +4,46 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Subcommand;
 use serde_json::Value;
 
-use crate::config::Command;
 use crate::swap::short;
+
+/// What the admin subcommands ask of a running server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check FILE.wasm against the server's recent requests and make it the live
+    /// handler if it passes; prints the check's report. Exit status 1 when refused.
+    Swap {
+        /// The server's admin socket (its --admin).
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+        /// Swap even when the candidate fails requests the live handler answers.
+        #[arg(long)]
+        force: bool,
+        /// The component; the server reads it, so a relative path is made absolute.
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+    },
+    /// Make the previous handler version live again.
+    Rollback {
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+    },
+    /// The live handler, the versions kept for rollback and the last swap.
+    Status {
+        #[arg(long, value_name = "PATH")]
+        admin: PathBuf,
+        /// Print the server's JSON as it is.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// A swap of a large component compiles it first: allow for that.
 const TIMEOUT: Duration = Duration::from_secs(300);

@@ -20,7 +20,7 @@
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
-//! `config` turns the command line into a checked `Config`; `shutdown` waits for
+//! `config` turns the command line into a checked `Config` (`units` reads its values); `shutdown` waits for
 //! SIGINT/SIGTERM; `syntax` holds the token and whitespace rules the others share.
 
 pub mod admin;
@@ -43,6 +43,8 @@ pub mod shutdown;
 pub mod swap;
 pub mod syntax;
 pub mod triggers;
+pub mod units;
 
-pub use config::{Args, Cli, Command, Config};
+pub use config::{Args, Cli, Config};
+pub use control::Command;
 pub use server::{Shared, run};
