@@ -64,6 +64,8 @@ pub struct Recent {
     pub head: Vec<u8>,
     pub peer: SocketAddr,
     pub index: u32,
+    /// A HEAD request (its answer has no body), as the host's check found it.
+    pub head_request: bool,
 }
 
 /// When the server swaps back on its own.
@@ -178,7 +180,7 @@ impl Live {
     }
 
     /// Keeps a request head for replay (the ring forgets the oldest).
-    pub fn remember(&self, head: &[u8], peer: SocketAddr, index: u32) {
+    pub fn remember(&self, head: &[u8], peer: SocketAddr, index: u32, head_request: bool) {
         if self.recent_cap == 0 {
             return;
         }
@@ -190,6 +192,7 @@ impl Live {
             head: head.to_vec(),
             peer,
             index,
+            head_request,
         });
     }
 

@@ -131,7 +131,7 @@ impl Shared {
         head_request: bool,
     ) -> Checked {
         let version = self.live.current();
-        self.live.remember(head, peer, index);
+        self.live.remember(head, peer, index, head_request);
         let decided = self
             .decider
             .decide(&version.handler, head, peer, index, head_request)

@@ -225,17 +225,15 @@ async fn shadow_check(
     candidate: &Handler,
     report: &mut Report,
 ) {
+    // Only heads that passed the host's check are remembered: replay them as they are.
     for recent in live.recent() {
-        let Ok(head) = request::check(&recent.head) else {
-            continue;
-        };
         let decide = |handler| {
             decider.decide(
                 handler,
                 &recent.head,
                 recent.peer,
                 recent.index,
-                head.head_method,
+                recent.head_request,
             )
         };
         let old = Summary::of(&decide(current).await);
