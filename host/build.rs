@@ -1,6 +1,6 @@
-//! Builds the guest handler — and the handlers the tests use as fixtures — for
-//! `wasm32-wasip2`, so that the host embeds the default handler and `cargo run` needs
-//! no other step.
+//! Builds the guest handler — and the handlers the tests use as fixtures — as
+//! components, so that the host embeds the default handler and `cargo run` needs no
+//! other step.
 //!
 //! The nested cargo gets its own target directory (sharing ours deadlocks on cargo's
 //! lock) and a clean environment: the flags cargo hands to build scripts are meant for
@@ -9,7 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
+/// Handlers that import no WASI.
+const BARE: &str = "wasm32-unknown-unknown";
+/// Handlers that read the root through WASI.
+const WASI: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -31,7 +34,14 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SANDSERVE_PREBUILT_GUESTS");
     if let Some(dir) = std::env::var_os("SANDSERVE_PREBUILT_GUESTS") {
         let dir = PathBuf::from(dir);
-        export("SANDSERVE_GUEST_WASM", &dir.join("sandserve_guest.wasm"));
+        export(
+            "SANDSERVE_GUEST_WASM",
+            &dir.join("sandserve_guest.component.wasm"),
+        );
+        export(
+            "SANDSERVE_PROBER_WASM",
+            &dir.join("prober_fixture.component.wasm"),
+        );
         export("SANDSERVE_HOSTILE_WASM", &dir.join("hostile_fixture.wasm"));
         export("SANDSERVE_NAIVE_WASM", &dir.join("naive_fixture.wasm"));
         export(
@@ -41,22 +51,55 @@ fn main() {
         return;
     }
 
+    // The built-in handler and the 0.3.0 fixture import nothing of WASI: they are
+    // built for wasm32-unknown-unknown, whose std makes no system calls, and made
+    // components here. The 0.2.0 fixtures read the root through WASI, as handlers of
+    // that contract must: wasm32-wasip2, which makes components by itself.
+    let bare = build(
+        &workspace,
+        &target_dir,
+        BARE,
+        &["sandserve-guest", "prober-fixture"],
+    );
+    let wasi = build(
+        &workspace,
+        &target_dir,
+        WASI,
+        &["hostile-fixture", "naive-fixture", "trapping-fixture"],
+    );
+    export(
+        "SANDSERVE_GUEST_WASM",
+        &componentize(&bare, "sandserve_guest"),
+    );
+    export(
+        "SANDSERVE_PROBER_WASM",
+        &componentize(&bare, "prober_fixture"),
+    );
+    export("SANDSERVE_HOSTILE_WASM", &wasi.join("hostile_fixture.wasm"));
+    export("SANDSERVE_NAIVE_WASM", &wasi.join("naive_fixture.wasm"));
+    export(
+        "SANDSERVE_TRAPPING_WASM",
+        &wasi.join("trapping_fixture.wasm"),
+    );
+}
+
+/// Builds `packages` for `target` in release mode; returns where the `.wasm` files are.
+fn build(workspace: &Path, target_dir: &Path, target: &str, packages: &[&str]) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&workspace)
-        .args(["build", "--release", "--target", TARGET])
-        .args([
-            "-p",
-            "sandserve-guest",
-            "-p",
-            "hostile-fixture",
-            "-p",
-            "naive-fixture",
-            "-p",
-            "trapping-fixture",
-        ])
+    let flags_var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        target.to_uppercase().replace('-', "_")
+    );
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args(["build", "--release", "--target", target]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let status = command
         .arg("--target-dir")
-        .arg(&target_dir)
+        .arg(target_dir)
         // Small, fast guests: one codegen unit, LTO, no unwinding, no symbols.
         .env("CARGO_PROFILE_RELEASE_LTO", "true")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
@@ -67,10 +110,7 @@ fn main() {
         // A 64 KiB shadow stack instead of 1 MiB: every page an instance touches must be
         // reset before its slot is reused, and a compact memory is cheaper to scan.
         // Overflowing it traps (the stack sits below the data), it cannot corrupt.
-        .env(
-            "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS",
-            "-C link-arg=-zstack-size=65536",
-        )
+        .env(flags_var, "-C link-arg=-zstack-size=65536")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
@@ -82,25 +122,27 @@ fn main() {
         .expect("sandserve: cannot run cargo to build the guest");
     if !status.success() {
         panic!(
-            "sandserve: building the guest for {TARGET} failed. If the target is missing, \
-             run `rustup target add {TARGET}` (this machine does not fetch it by itself)."
+            "sandserve: building the guest for {target} failed. If the target is missing, \
+             run `rustup target add {WASI} {BARE}` (this machine does not fetch it by itself)."
         );
     }
+    target_dir.join(target).join("release")
+}
 
-    let wasm_dir = target_dir.join(TARGET).join("release");
-    export(
-        "SANDSERVE_GUEST_WASM",
-        &wasm_dir.join("sandserve_guest.wasm"),
-    );
-    export(
-        "SANDSERVE_HOSTILE_WASM",
-        &wasm_dir.join("hostile_fixture.wasm"),
-    );
-    export("SANDSERVE_NAIVE_WASM", &wasm_dir.join("naive_fixture.wasm"));
-    export(
-        "SANDSERVE_TRAPPING_WASM",
-        &wasm_dir.join("trapping_fixture.wasm"),
-    );
+/// Wraps the core module `<dir>/<name>.wasm` that wit-bindgen annotated with its world
+/// into a component (what `wasm-tools component new` does), next to it.
+fn componentize(dir: &Path, name: &str) -> PathBuf {
+    let module = dir.join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&module)
+        .unwrap_or_else(|e| panic!("sandserve: cannot read {}: {e}", module.display()));
+    let component = wit_component::ComponentEncoder::default()
+        .module(&bytes)
+        .and_then(|encoder| encoder.validate(true).encode())
+        .unwrap_or_else(|e| panic!("sandserve: {} is not a component: {e:#}", module.display()));
+    let out = dir.join(format!("{name}.component.wasm"));
+    std::fs::write(&out, component)
+        .unwrap_or_else(|e| panic!("sandserve: cannot write {}: {e}", out.display()));
+    out
 }
 
 fn export(var: &str, path: &Path) {

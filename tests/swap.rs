@@ -392,3 +392,36 @@ fn the_admin_socket_is_private_and_not_taken_twice() {
     let (server, _) = with_admin(&site, &[]);
     assert_eq!(server.get("/a.txt").body, BUILT_IN_BODY);
 }
+
+#[test]
+fn swaps_between_a_0_2_0_and_a_0_3_0_handler_both_ways() {
+    let site = site();
+    let (server, socket) = with_admin(&site, &[]);
+    warm_up(&server);
+    let live = &status(&socket)["live"];
+    assert_eq!(
+        (live["contract"].as_str(), live["wasi"].as_bool()),
+        (Some("0.3.0"), Some(false))
+    );
+
+    let out = swap(&socket, common::NAIVE_WASM);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let response = server.get("/a.txt");
+    assert_eq!(response.header("x-handler"), Some("naive"));
+    assert_eq!(response.body, BUILT_IN_BODY);
+    let live = &status(&socket)["live"];
+    assert_eq!(
+        (live["contract"].as_str(), live["wasi"].as_bool()),
+        (Some("0.2.0"), Some(true))
+    );
+
+    let out = swap(&socket, BUILT_IN_WASM);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let response = server.get("/a.txt");
+    assert_eq!(response.header("x-handler"), None);
+    assert_eq!(response.body, BUILT_IN_BODY);
+    assert_eq!(status(&socket)["live"]["contract"], "0.3.0");
+    // The text form names the contract too.
+    let text = stdout(&admin(&socket, &["status"]));
+    assert!(text.contains("(sandserve:server@0.3.0; since"), "{text}");
+}

@@ -1,19 +1,19 @@
 //! The WIT glue, and the only module that sees generated bindings: converts the WIT
 //! request into plain values, calls `handler::handle`, converts the answer back; and
-//! gives the handler the root and the clock straight from WASI.
+//! gives the handler the root through the host's `root` import.
 //!
-//! Why not `std::fs` and `std::time`: through wasi-libc, one `metadata` call costs a
-//! `stat-at` *and* a `metadata-hash-at` (for an inode number we never read), and the
-//! libc layer brings some twenty more imports, each of which every fresh instance must
-//! link. Calling the two WASI functions we need keeps each instance small and cheap.
+//! Why `root` and not WASI: the host resolves each path with one `openat2` and keeps the
+//! file open for the body, and a component that imports no WASI needs no WASI context,
+//! preopen or libc start-up per instance. This crate is built for
+//! `wasm32-unknown-unknown` (whose std makes no system calls) and made a component by
+//! `host/build.rs`, so that nothing in it can import WASI by accident.
 
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use exports::sandserve::server::handler as wit;
-use wasip2::filesystem::types::{
-    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
-};
+use exports::sandserve::server::handler::Guest;
+use sandserve::server::root::{self as host_root, Error as RootError, Kind as RootKind};
+use sandserve::server::types as wit;
 
 use crate::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
 use crate::{Body, Chunk, FileRange, Policy, Response};
@@ -25,7 +25,7 @@ wit_bindgen::generate!({
 
 struct Component;
 
-impl wit::Guest for Component {
+impl Guest for Component {
     fn handle(request: wit::Request) -> wit::Response {
         let p = request.policy;
         let policy = Policy {
@@ -41,110 +41,58 @@ impl wit::Guest for Component {
             list_dirs: p.list_dirs,
             fallback: p.fallback,
         };
-        let response = crate::handle(&request.head, &policy, &SandboxRoot::new(), now());
+        let received = time(request.received);
+        let response = crate::handle(&request.head, &policy, &HostRoot, received);
         to_wit(response)
     }
 }
 
-/// The served root: the preopen mounted at `/`, opened on first use.
-struct SandboxRoot {
-    dir: std::cell::OnceCell<Option<Descriptor>>,
-}
+/// The served root, as the host lends it.
+struct HostRoot;
 
-impl SandboxRoot {
-    fn new() -> Self {
-        SandboxRoot {
-            dir: std::cell::OnceCell::new(),
-        }
-    }
-
-    fn dir(&self) -> io::Result<&Descriptor> {
-        self.dir
-            .get_or_init(|| {
-                wasip2::filesystem::preopens::get_directories()
-                    .into_iter()
-                    .find_map(|(dir, name)| (name == "/").then_some(dir))
-            })
-            .as_ref()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no preopen at /"))
-    }
-}
-
-impl Root for SandboxRoot {
+impl Root for HostRoot {
     fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)> {
-        let opened;
-        let dir = if rel.is_empty() {
-            self.dir()?
-        } else {
-            opened = self
-                .dir()?
-                .open_at(
-                    PathFlags::SYMLINK_FOLLOW,
-                    rel,
-                    OpenFlags::DIRECTORY,
-                    DescriptorFlags::READ,
-                )
-                .map_err(io_error)?;
-            &opened
-        };
-        let stream = dir.read_directory().map_err(io_error)?;
-        let mut entries = Vec::new();
-        while let Some(entry) = stream.read_directory_entry().map_err(io_error)? {
-            if entries.len() == MAX_ENTRIES {
-                return Ok((entries, true));
-            }
-            let path = if rel.is_empty() {
-                entry.name.clone()
-            } else {
-                format!("{rel}/{}", entry.name)
-            };
-            if let Ok(meta) = self.stat(&path) {
-                entries.push(Entry {
-                    name: entry.name,
-                    meta,
-                });
-            }
-        }
-        Ok((entries, false))
+        let listing = host_root::list(rel, MAX_ENTRIES as u32).map_err(io_error)?;
+        let entries = listing
+            .entries
+            .into_iter()
+            .map(|entry| Entry {
+                name: entry.name,
+                meta: meta(entry.metadata),
+            })
+            .collect();
+        Ok((entries, listing.truncated))
     }
 
     fn stat(&self, rel: &str) -> io::Result<Meta> {
-        let rel = if rel.is_empty() { "." } else { rel };
-        // One `stat-at`, following symlinks; WASI refuses those that leave the root.
-        let stat = self
-            .dir()?
-            .stat_at(PathFlags::SYMLINK_FOLLOW, rel)
-            .map_err(io_error)?;
-        let kind = match stat.type_ {
-            DescriptorType::RegularFile => Kind::File,
-            DescriptorType::Directory => Kind::Dir,
-            _ => Kind::Other,
-        };
-        Ok(Meta {
-            kind,
-            len: stat.size,
-            modified: stat
-                .data_modification_timestamp
-                .map(|t| SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds)),
-        })
+        host_root::stat(rel).map(meta).map_err(io_error)
     }
 }
 
-fn io_error(code: ErrorCode) -> io::Error {
-    let kind = match code {
-        ErrorCode::NoEntry => io::ErrorKind::NotFound,
-        ErrorCode::NotDirectory => io::ErrorKind::NotADirectory,
-        ErrorCode::Access | ErrorCode::NotPermitted => io::ErrorKind::PermissionDenied,
-        ErrorCode::NameTooLong | ErrorCode::Invalid | ErrorCode::IllegalByteSequence => {
-            io::ErrorKind::InvalidInput
-        }
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, format!("{code:?}"))
+fn meta(m: host_root::Metadata) -> Meta {
+    Meta {
+        kind: match m.kind {
+            RootKind::File => Kind::File,
+            RootKind::Directory => Kind::Dir,
+            RootKind::Other => Kind::Other,
+        },
+        len: m.size,
+        modified: m.modified.map(time),
+    }
 }
 
-fn now() -> SystemTime {
-    let t = wasip2::clocks::wall_clock::now();
+fn io_error(error: RootError) -> io::Error {
+    let kind = match error {
+        RootError::NotFound => io::ErrorKind::NotFound,
+        RootError::NotADirectory => io::ErrorKind::NotADirectory,
+        RootError::AccessDenied | RootError::OutsideRoot => io::ErrorKind::PermissionDenied,
+        RootError::InvalidPath => io::ErrorKind::InvalidInput,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("{error:?}"))
+}
+
+fn time(t: wit::Instant) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds)
 }
 

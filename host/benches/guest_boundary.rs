@@ -1,8 +1,11 @@
-//! The cost of one request at the guest boundary, by phase: a fresh store (WASI context
-//! with the root preopened), instantiation from the pre-linked component, the `handle`
-//! call, and the whole round trip including dropping the store; plus the host's own
-//! steps around it (checking the response, opening the file), and the floor: the least a
-//! fresh instance of any component costs on the same engine.
+//! The cost of one request at the guest boundary, by phase: a fresh store (the root
+//! lent; a WASI context with the root preopened only for a handler that imports WASI),
+//! instantiation from the pre-linked component, the `handle` call, and the whole round
+//! trip including dropping the store; plus the host's own steps around it (checking the
+//! response, planning its body from the files the call opened), and the floor: the
+//! least a fresh instance of any component costs on the same engine. The `wasi_` lines
+//! are the same request through a 0.2.0 handler that reads the root through WASI (the
+//! naive test fixture), for the price of WASI beside our own import.
 //!
 //! `cargo bench -p sandserve --bench guest_boundary`
 
@@ -23,15 +26,17 @@ fn boundary(c: &mut Criterion) {
     std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
     let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
     let handler = Handler::new(engine.prepare(BUILT_IN_HANDLER).unwrap().0);
+    let dir =
+        cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
+    let dir = Arc::new(dir);
     let invoker = Invoker::new(
         engine.clone(),
         root.path().to_owned(),
+        dir.clone(),
         Duration::from_secs(1),
         64 << 20,
         1,
     );
-    let dir =
-        cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
     let policy = wit::Policy {
         min_user_agent_len: 0,
         serve_dotfiles: false,
@@ -50,13 +55,30 @@ fn boundary(c: &mut Criterion) {
         .unwrap();
 
     let mut group = c.benchmark_group("guest_boundary");
+    let wasi = Handler::new(
+        engine
+            .prepare(include_bytes!(env!("SANDSERVE_NAIVE_WASM")))
+            .unwrap()
+            .0,
+    );
     group.bench_function("store_new_and_drop", |b| {
-        b.iter(|| drop(invoker.store().unwrap()))
+        b.iter(|| drop(invoker.store(&handler).unwrap()))
+    });
+    group.bench_function("wasi_store_new_and_drop", |b| {
+        b.iter(|| drop(invoker.store(&wasi).unwrap()))
     });
     bench_invoker(&mut group, &rt, "", &invoker, &handler, &request);
-    let answer = rt.block_on(invoker.call(&handler, &request)).unwrap();
+    bench_invoker(&mut group, &rt, "wasi_", &invoker, &wasi, &request);
+    let (answer, _) = rt.block_on(invoker.call(&handler, &request)).unwrap();
     group.bench_function("host_check_and_open", |b| {
-        b.iter(|| response::check(answer.clone(), false, &dir).unwrap())
+        b.iter(|| response::check(answer.clone(), false, &dir, Vec::new()).unwrap())
+    });
+    group.bench_function("host_check_opened", |b| {
+        b.iter_batched(
+            || rt.block_on(invoker.call(&handler, &request)).unwrap(),
+            |(answer, opened)| response::check(answer, false, &dir, opened).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
     });
     floor(&mut group, &rt, &invoker);
     if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
@@ -79,7 +101,7 @@ fn bench_invoker(
     group.bench_function(format!("{prefix}instantiate_and_drop"), |b| {
         b.iter(|| {
             rt.block_on(async {
-                let mut store = invoker.store().unwrap();
+                let mut store = invoker.store(handler).unwrap();
                 invoker.instantiate(handler, &mut store).await.unwrap();
             })
         })

@@ -198,6 +198,8 @@ fn describe(version: &Version) -> Value {
     json!({
         "sha256": version.sha256,
         "source": version.source,
+        "contract": version.handler.contract(),
+        "wasi": version.handler.imports_wasi(),
         "live_since": since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         "requests": version.requests.load(Ordering::Relaxed),
         "failures": version.failures.load(Ordering::Relaxed),

@@ -1,12 +1,28 @@
-//! The Rust types wasmtime generates from `wit/`: the `sandserve` world and the values
-//! of its `handler` interface. Every other module imports them from here, so the
-//! bindings sit at the bottom of the host's imports.
+//! The Rust types wasmtime generates from `wit/`: the `sandserve` world of the current
+//! contract (0.3.0: `root` imported, `handler` exported) and of the frozen 0.2.0 one
+//! that older handlers were built against. Every other module imports them from here,
+//! so the bindings sit at the bottom of the host's imports.
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "sandserve",
-    exports: { default: async },
-});
+/// `sandserve:server@0.3.0`, the contract the host speaks natively.
+pub mod v3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/sandserve.wit",
+        world: "sandserve",
+        exports: { default: async },
+    });
+}
 
-/// The generated types of the `handler` interface.
-pub use exports::sandserve::server::handler as wit;
+/// `sandserve:server@0.2.0`: no imports of ours, the handler's types in `handler`.
+pub mod v2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/compat/sandserve@0.2.0.wit",
+        world: "sandserve",
+        exports: { default: async },
+    });
+}
+
+/// The generated types of the current contract's `types` interface.
+pub use v3::sandserve::server::types as wit;
+
+/// The generated `root` import of the current contract.
+pub use v3::sandserve::server::root as wit_root;

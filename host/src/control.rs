@@ -141,9 +141,11 @@ fn text(value: &Value) -> String {
 fn version_line(v: &Value) -> String {
     let sha = v["sha256"].as_str().unwrap_or("?");
     format!(
-        "{} {} (since {}; {} requests, {} 5xx, {} traps)",
+        "{} {} (sandserve:server@{}{}; since {}; {} requests, {} 5xx, {} traps)",
         short(sha),
         text(&v["source"]),
+        text(&v["contract"]),
+        if v["wasi"] == true { ", WASI" } else { "" },
         v["live_since"],
         v["requests"],
         v["failures"],

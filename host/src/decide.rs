@@ -4,9 +4,9 @@
 //! replayed request is decided exactly as a served one.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use cap_std::fs::Dir;
 
 use crate::bindings::wit;
@@ -25,19 +25,17 @@ pub struct Failure {
 pub struct Decider {
     invoker: Invoker,
     /// The root as a capability: files the host opens for bodies cannot leave it.
-    pub root: Dir,
+    pub root: Arc<Dir>,
     pub policy: wit::Policy,
 }
 
 impl Decider {
-    pub fn new(invoker: Invoker, root: &PathBuf, policy: wit::Policy) -> Result<Decider> {
-        let root = Dir::open_ambient_dir(root, cap_std::ambient_authority())
-            .with_context(|| format!("cannot open the root {}", root.display()))?;
-        Ok(Decider {
+    pub fn new(invoker: Invoker, root: Arc<Dir>, policy: wit::Policy) -> Decider {
+        Decider {
             invoker,
             root,
             policy,
-        })
+        }
     }
 
     /// The checked answer of `handler` to one head that `request::check` passed.
@@ -50,7 +48,7 @@ impl Decider {
         head_request: bool,
     ) -> Result<Checked, Failure> {
         let request = request::to_request(head, peer, index, &self.policy);
-        let response = self
+        let (response, opened) = self
             .invoker
             .call(handler, &request)
             .await
@@ -58,7 +56,7 @@ impl Decider {
                 trapped: true,
                 error,
             })?;
-        response::check(response, head_request, &self.root).map_err(|error| Failure {
+        response::check(response, head_request, &self.root, opened).map_err(|error| Failure {
             trapped: false,
             error,
         })
@@ -67,7 +65,7 @@ impl Decider {
     /// Instantiates `handler` once in a fresh store, as a request would, and drops it:
     /// a component whose imports or start-up fail is caught before it goes live.
     pub async fn try_instantiate(&self, handler: &Handler) -> Result<()> {
-        let mut store = self.invoker.store()?;
+        let mut store = self.invoker.store(handler)?;
         self.invoker.instantiate(handler, &mut store).await?;
         Ok(())
     }

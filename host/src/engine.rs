@@ -1,6 +1,6 @@
 //! The one place wasmtime is configured: engine settings, the pooling allocator and its
-//! limits, epoch interruption and the WASI linker — built once per server and shared by
-//! every handler version it ever runs — and what each request's store holds.
+//! limits, epoch interruption and the linker (our `root`, and WASI for handlers that import it) — built once per server and shared by
+//! every handler version it ever runs.
 //! `Engine::prepare` turns a component's bytes into a pre-linked handler
 //! (`InstancePre`), so that a request only instantiates.
 
@@ -11,12 +11,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, StoreLimits};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::SandservePre;
+use crate::bindings::v3;
 use crate::cache::{self, Origin};
+use crate::contract::Pre;
+use crate::root::Lent;
+use crate::sandbox::Sandbox;
 
 /// The handler built from `guest/` by `build.rs`.
 pub const BUILT_IN_HANDLER: &[u8] = include_bytes!(env!("SANDSERVE_GUEST_WASM"));
@@ -32,25 +34,7 @@ const MAX_INSTANCES: u32 = 1000;
 /// Bytes of each memory, table and stack slot kept mapped between instances.
 const KEEP_RESIDENT: usize = 2 << 20;
 
-/// What one instance's store holds: its WASI context and its limits.
-pub struct Sandbox {
-    pub wasi: WasiCtx,
-    pub table: ResourceTable,
-    pub limits: StoreLimits,
-    /// Epoch ticks the current call has run for.
-    pub ticks: u64,
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// The engine, its WASI linker and its epoch ticker, for the server's whole life.
+/// The engine, its linker and its epoch ticker, for the server's whole life.
 pub struct Engine {
     pub engine: wasmtime::Engine,
     linker: Linker<Sandbox>,
@@ -62,7 +46,13 @@ pub struct Engine {
 impl Engine {
     pub fn new(memory_limit: usize, cache: Option<&Path>) -> Result<Engine> {
         let engine = engine(memory_limit)?;
+        // Both the root and WASI are in the one linker: a component is pre-linked only
+        // to what it imports, so a handler without WASI imports pays nothing for it.
         let mut linker = Linker::<Sandbox>::new(&engine);
+        v3::Sandserve::add_to_linker::<_, HasSelf<Lent>>(&mut linker, |s: &mut Sandbox| {
+            &mut s.root
+        })
+        .map_err(anyhow::Error::from)?;
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         Ok(Engine {
             _ticker: EpochTicker::start(engine.clone()),
@@ -73,14 +63,15 @@ impl Engine {
     }
 
     /// Compiles (or loads from the cache) and links a handler; fails with a one-line
-    /// reason when the bytes are not a component, or not one of the `sandserve` world.
-    /// Compiling a large component takes seconds of CPU: call it off the serving path.
-    pub fn prepare(&self, bytes: &[u8]) -> Result<(SandservePre<Sandbox>, Origin)> {
+    /// reason when the bytes are not a component, or not one of a `sandserve` world
+    /// (0.3.0 or 0.2.0). Compiling a large component takes seconds of CPU: call it off
+    /// the serving path.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
         let (component, origin) = cache::component(&self.engine, bytes, self.cache.as_deref())?;
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(SandservePre::new)
+            .and_then(|pre| Pre::new(&component, pre))
             .map_err(|e| anyhow::anyhow!("{}", e.root_cause()))
             .context("not a handler of the sandserve world")?;
         Ok((pre, origin))

@@ -1,6 +1,7 @@
-//! One request in the sandbox: a fresh store with a read-only preopen of the root, a
-//! memory cap and a deadline; an instance of the given pre-linked handler; one `handle`
-//! call. Which handler version that is, is `live`'s business.
+//! One request in the sandbox: a fresh store with the root lent to it (and, for a
+//! handler that imports WASI, a read-only preopen of it), a memory cap and a deadline;
+//! an instance of the given pre-linked handler; one `handle` call. Which handler
+//! version that is, is `live`'s business.
 //!
 //! By default every request gets its own instance. `--reuse-instances N` (opt-in) lets
 //! an instance serve up to N requests one after the other; what can then leak from one
@@ -11,17 +12,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use cap_std::fs::Dir;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::bindings::{Sandserve, SandservePre, wit};
-use crate::engine::{EPOCH_TICK, Engine, Sandbox};
+use crate::bindings::wit;
+use crate::contract::{Instance, Pre};
+use crate::engine::{EPOCH_TICK, Engine};
+use crate::root::{Lent, Opened};
+use crate::sandbox::Sandbox;
 
 /// An instance kept for further requests (`--reuse-instances` above 1).
 struct Warm {
     store: Store<Sandbox>,
-    instance: Sandserve,
+    instance: Instance,
     uses: u32,
 }
 
@@ -30,16 +35,26 @@ const MAX_IDLE: usize = 64;
 
 /// One pre-linked handler component, and (with reuse) its idle instances.
 pub struct Handler {
-    pre: SandservePre<Sandbox>,
+    pre: Pre,
     idle: Mutex<Vec<Warm>>,
 }
 
 impl Handler {
-    pub fn new(pre: SandservePre<Sandbox>) -> Handler {
+    pub fn new(pre: Pre) -> Handler {
         Handler {
             pre,
             idle: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The contract it was built against (`0.3.0`, `0.2.0`).
+    pub fn contract(&self) -> &'static str {
+        self.pre.version()
+    }
+
+    /// Whether it imports WASI.
+    pub fn imports_wasi(&self) -> bool {
+        self.pre.wasi
     }
 
     /// Drops the idle instances (a version that stops serving holds none).
@@ -51,7 +66,10 @@ impl Handler {
 /// Runs requests through instances of handlers, all on one engine.
 pub struct Invoker {
     engine: Arc<Engine>,
+    /// For the WASI preopen, which opens it anew for every store that has one.
     root: PathBuf,
+    /// The root every request's `root` import resolves below.
+    dir: Arc<Dir>,
     deadline_ticks: u64,
     memory_limit: usize,
     /// Requests one instance may serve: 1 is a fresh instance for every request.
@@ -62,6 +80,7 @@ impl Invoker {
     pub fn new(
         engine: Arc<Engine>,
         root: PathBuf,
+        dir: Arc<Dir>,
         timeout: Duration,
         memory_limit: usize,
         reuse: u32,
@@ -70,6 +89,7 @@ impl Invoker {
         Invoker {
             engine,
             root,
+            dir,
             deadline_ticks,
             memory_limit,
             reuse: reuse.max(1),
@@ -83,8 +103,14 @@ impl Invoker {
     /// heads; its globals and statics), WASI resources the guest left open, and the
     /// position in WASI's random streams. Never shared: instances themselves (one
     /// request at a time), the deadline (per call) and the memory cap (per instance).
-    /// An instance whose call failed or trapped is dropped, never reused.
-    pub async fn call(&self, handler: &Handler, request: &wit::Request) -> Result<wit::Response> {
+    /// An instance whose call failed or trapped is dropped, never reused. Files the
+    /// call opened through `root` are never kept past it: they come back with the
+    /// answer, for its body.
+    pub async fn call(
+        &self,
+        handler: &Handler,
+        request: &wit::Request,
+    ) -> Result<(wit::Response, Vec<Opened>)> {
         let warm = if self.reuse > 1 {
             handler.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
         } else {
@@ -93,7 +119,7 @@ impl Invoker {
         let mut warm = match warm {
             Some(warm) => warm,
             None => {
-                let mut store = self.store()?;
+                let mut store = self.store(handler)?;
                 let instance = self.instantiate(handler, &mut store).await?;
                 Warm {
                     store,
@@ -106,10 +132,10 @@ impl Invoker {
         warm.store.set_epoch_deadline(1);
         let response = warm
             .instance
-            .sandserve_server_handler()
-            .call_handle(&mut warm.store, request)
+            .handle(&mut warm.store, request)
             .await
             .map_err(one_line)?;
+        let opened = warm.store.data_mut().root.take();
         warm.uses += 1;
         if warm.uses < self.reuse {
             let mut idle = handler.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -117,7 +143,7 @@ impl Invoker {
                 idle.push(warm);
             }
         }
-        Ok(response)
+        Ok((response, opened))
     }
 
     /// A fresh instance of the handler in `store` (public for the benchmarks).
@@ -125,10 +151,10 @@ impl Invoker {
         &self,
         handler: &Handler,
         store: &mut Store<Sandbox>,
-    ) -> Result<Sandserve> {
+    ) -> Result<Instance> {
         handler
             .pre
-            .instantiate_async(store)
+            .instantiate(store)
             .await
             .map_err(anyhow::Error::from)
             .context("cannot instantiate the handler")
@@ -139,20 +165,14 @@ impl Invoker {
         &self.engine.engine
     }
 
-    /// A fresh store: WASI with only the root, read-only; limits; a deadline.
-    pub fn store(&self) -> Result<Store<Sandbox>> {
-        // Guest file calls are metadata lookups of files that are almost always cached:
-        // running them inline is several times faster than a trip through spawn_blocking.
-        // It must be set before the preopen, which captures it.
-        let wasi = WasiCtxBuilder::new()
-            .allow_blocking_current_thread(true)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .preopened_dir(&self.root, "/", FsPerms::ReadOnly)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("cannot open the root {}", self.root.display()))?
-            .build();
+    /// A fresh store for `handler`: the root lent; WASI with only the root, read-only,
+    /// if it imports WASI; limits; a deadline.
+    pub fn store(&self, handler: &Handler) -> Result<Store<Sandbox>> {
+        let wasi = if handler.pre.wasi {
+            Some(self.wasi()?)
+        } else {
+            None
+        };
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.memory_limit)
             .trap_on_grow_failure(true)
@@ -160,6 +180,7 @@ impl Invoker {
         let mut store = Store::new(
             &self.engine.engine,
             Sandbox {
+                root: Lent::new(self.dir.clone()),
                 wasi,
                 table: ResourceTable::new(),
                 limits,
@@ -182,6 +203,24 @@ impl Invoker {
             })
         });
         Ok(store)
+    }
+}
+
+impl Invoker {
+    /// A WASI context that grants the root read-only and nothing else.
+    fn wasi(&self) -> Result<wasmtime_wasi::WasiCtx> {
+        // Guest file calls are metadata lookups of files that are almost always cached:
+        // running them inline is several times faster than a trip through spawn_blocking.
+        // It must be set before the preopen, which captures it.
+        Ok(WasiCtxBuilder::new()
+            .allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .preopened_dir(&self.root, "/", FsPerms::ReadOnly)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot open the root {}", self.root.display()))?
+            .build())
     }
 }
 

@@ -7,9 +7,10 @@
 //!   the connection may stay open (a refused head gets the host's own 4xx, no handler),
 //!   and builds the WIT request;
 //! - `live`       — the handler version live when the request began decides it;
-//! - `decide`     — that version called (`invoke`: a fresh store and instance of the
-//!   pre-linked component) and its answer checked (`response`) and its body opened
-//!   confined to the root (`plan`);
+//! - `decide`     — that version called (`invoke`: a fresh store (`sandbox`) and
+//!   instance of the pre-linked component, of either contract (`contract`), lent the
+//!   root (`root`: every file opened confined, and kept for the body)) and its answer
+//!   checked (`response`) and its body planned from the files it opened (`plan`);
 //! - `send`       — the head and body written out (one write, or sendfile);
 //!
 //! and back through `connection`, which says `Connection: close` where the protocol
@@ -29,6 +30,7 @@ pub mod cache;
 pub mod compare;
 pub mod config;
 pub mod connection;
+pub mod contract;
 pub mod control;
 pub mod decide;
 pub mod engine;
@@ -37,6 +39,8 @@ pub mod live;
 pub mod plan;
 pub mod request;
 pub mod response;
+pub mod root;
+pub mod sandbox;
 pub mod send;
 pub mod server;
 pub mod shutdown;

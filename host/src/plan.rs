@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 use cap_std::fs::Dir;
 
 use crate::bindings::wit;
+use crate::root::{self, Opened};
 
 /// Bodies up to this size are read into memory and written together with the head
 /// (one syscall instead of several); larger ones are sent with `sendfile`, which copies
@@ -61,12 +62,13 @@ impl Plan {
     }
 }
 
-/// Opens what the guest's body names. Fails on a path that is not a plain relative
-/// path below the root, a symlink that leads out of it, something that is not a regular
-/// file, or a range that is not inside the file.
-pub fn plan(body: wit::Body, root: &Dir) -> Result<Plan> {
+/// Opens what the guest's body names, unless the guest's `root` calls already did
+/// (`opened`). Fails on a path that is not a plain relative path below the root, a
+/// symlink that leads out of it, something that is not a regular file, or a range that
+/// is not inside the file.
+pub fn plan(body: wit::Body, root: &Dir, opened: Vec<Opened>) -> Result<Plan> {
     let mut plan = Plan::default();
-    let mut open: Vec<(String, Arc<File>, u64)> = Vec::new();
+    let mut open = opened;
     let mut add = |plan: &mut Plan, chunk: wit::Chunk| -> Result<()> {
         let piece = match chunk {
             wit::Chunk::Bytes(bytes) => Piece::Bytes(bytes),
@@ -133,17 +135,17 @@ pub fn plan_page(root: &Dir, path: &str) -> Option<Plan> {
     Some(plan)
 }
 
-fn file_piece(
-    root: &Dir,
-    open: &mut Vec<(String, Arc<File>, u64)>,
-    range: wit::FileRange,
-) -> Result<Piece> {
-    let (file, size) = match open.iter().find(|(path, ..)| *path == range.path) {
-        Some((_, file, size)) => (file.clone(), *size),
+fn file_piece(root: &Dir, open: &mut Vec<Opened>, range: wit::FileRange) -> Result<Piece> {
+    let (file, size) = match open.iter().find(|o| o.path == range.path) {
+        Some(o) => (o.file.clone(), o.size),
         None => {
             let (file, size) = open_confined(root, &range.path)?;
             let file = Arc::new(file);
-            open.push((range.path.clone(), file.clone(), size));
+            open.push(Opened {
+                path: range.path.clone(),
+                file: file.clone(),
+                size,
+            });
             (file, size)
         }
     };
@@ -162,22 +164,11 @@ fn file_piece(
     })
 }
 
-/// Opens `path` below `root`. cap-std resolves every component, symlinks included,
-/// inside the directory and refuses anything that would leave it; the syntactic checks
-/// before it only make the log say why.
+/// Opens `path` below `root` (see `root::open`), which must be a regular file.
 fn open_confined(root: &Dir, path: &str) -> Result<(File, u64)> {
-    if path.is_empty()
-        || path.starts_with('/')
-        || path.contains(['\0', '\\'])
-        || path.split('/').any(|segment| segment == "..")
-    {
-        bail!("file path {path:?} is not a relative path below the root");
-    }
-    let file = root
-        .open(path)
-        .with_context(|| format!("cannot open {path:?} below the root"))?
-        .into_std();
-    let meta = file.metadata()?;
+    ensure!(!path.is_empty(), "a file body needs a path");
+    let (file, meta) =
+        root::open(root, path).with_context(|| format!("cannot open {path:?} below the root"))?;
     if !meta.is_file() {
         bail!("{path:?} is not a regular file");
     }

@@ -7,6 +7,7 @@ use cap_std::fs::Dir;
 
 use crate::bindings::wit;
 use crate::plan::{self, Plan};
+use crate::root::Opened;
 use crate::syntax::{is_field_vchar, is_tchar, list_elements, trim};
 
 /// Longest response head a handler may return.
@@ -29,7 +30,13 @@ pub struct Checked {
 /// Validates the guest's response against the request it answers and prepares its
 /// body (files are opened here, confined to `root`), so that every failure becomes a
 /// 500 before anything is sent.
-pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<Checked> {
+/// `opened`: the files the handler's `root` calls opened, which a body naming them uses.
+pub fn check(
+    response: wit::Response,
+    head_request: bool,
+    root: &Dir,
+    opened: Vec<Opened>,
+) -> Result<Checked> {
     ensure!(
         response.head.len() <= MAX_RESPONSE_HEAD,
         "response head of {} bytes is over the {MAX_RESPONSE_HEAD}-byte limit",
@@ -42,7 +49,7 @@ pub fn check(response: wit::Response, head_request: bool, root: &Dir) -> Result<
         wit::Body::File(_) => "file",
         wit::Body::Chunks(_) => "chunks",
     };
-    let body = plan::plan(response.body, root)?;
+    let body = plan::plan(response.body, root, opened)?;
     let bodiless = head_request || parsed.status == 204 || parsed.status == 304;
     if bodiless {
         ensure!(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use cap_std::fs::Dir;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -77,23 +78,29 @@ impl Shared {
                 Some(path) => format!("--handler {}", path.display()),
             })?;
         let handler_origin = format!(
-            "handler {} in {} ms",
+            "handler {} in {} ms (sandserve:server@{}, {})",
             match origin {
                 Origin::Compiled => "compiled",
                 Origin::Cached => "loaded from the cache",
             },
-            started.elapsed().as_millis()
+            started.elapsed().as_millis(),
+            pre.version(),
+            if pre.wasi { "imports WASI" } else { "no WASI" },
         );
         let first = Version::new(Handler::new(pre), swap::sha256(&bytes), source);
+        let dir = Dir::open_ambient_dir(&config.root, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open the root {}", config.root.display()))?;
+        let dir = Arc::new(dir);
         let invoker = Invoker::new(
             engine.clone(),
             config.root.clone(),
+            dir.clone(),
             config.handler_timeout,
             config.handler_memory,
             config.reuse_instances,
         );
         Ok(Shared {
-            decider: Decider::new(invoker, &config.root, policy(config))?,
+            decider: Decider::new(invoker, dir, policy(config)),
             live: Live::new(
                 first,
                 config.keep_versions,

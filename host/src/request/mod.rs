@@ -125,7 +125,18 @@ pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Polic
             port: peer.port(),
         },
         index_on_connection: index,
+        received: now(),
         policy: policy.clone(),
+    }
+}
+
+fn now() -> wit::Instant {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    wit::Instant {
+        seconds: since.as_secs(),
+        nanoseconds: since.subsec_nanos(),
     }
 }
 

@@ -1,0 +1,199 @@
+//! The 0.3.0 contract over the real binary: the built-in handler imports nothing of
+//! WASI (asked of the real `wasm-tools`), the host's `root` import refuses every way out
+//! of the root (asked through the prober fixture, over a real socket), and a body is the
+//! very file the handler looked at even when it is replaced in between.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{BUILT_IN_WASM, SECRET, Server, site};
+
+const PROBER_WASM: &str = env!("SANDSERVE_PROBER_WASM");
+
+/// The `wasm-tools` CLI: `$SANDSERVE_WASM_TOOLS`, the one `guest/build-handlers`
+/// installs, or the one on PATH. Missing is a failure, not a skip.
+fn wasm_tools() -> PathBuf {
+    if let Some(path) = std::env::var_os("SANDSERVE_WASM_TOOLS") {
+        return path.into();
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let ours = workspace.join("target/tools/venv/bin/wasm-tools");
+    if ours.exists() {
+        return ours;
+    }
+    let on_path = Command::new("wasm-tools").arg("--version").output();
+    assert!(
+        on_path.is_ok_and(|out| out.status.success()),
+        "wasm-tools is missing: run guest/build-handlers (it installs it), or set SANDSERVE_WASM_TOOLS"
+    );
+    "wasm-tools".into()
+}
+
+/// The `import`/`export` lines of a component's world, as `wasm-tools component wit`
+/// prints them.
+fn world_lines(component: &str) -> Vec<String> {
+    let out = Command::new(wasm_tools())
+        .args(["component", "wit", component])
+        .output()
+        .expect("cannot run wasm-tools");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wit = String::from_utf8(out.stdout).unwrap();
+    let world = wit
+        .split("world root {")
+        .nth(1)
+        .expect("a world")
+        .split('}')
+        .next()
+        .unwrap();
+    world
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("import ") || line.starts_with("export "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_built_in_handler_imports_nothing_of_wasi() {
+    for component in [BUILT_IN_WASM, PROBER_WASM] {
+        let lines = world_lines(component);
+        assert_eq!(
+            lines,
+            [
+                "import sandserve:server/types@0.3.0;",
+                "import sandserve:server/root@0.3.0;",
+                "export sandserve:server/handler@0.3.0;",
+            ],
+            "{component}"
+        );
+    }
+    // And the 0.2.0 fixtures do import WASI: the check can tell the difference.
+    let naive = world_lines(common::NAIVE_WASM);
+    assert!(
+        naive
+            .iter()
+            .any(|l| l.starts_with("import wasi:filesystem/")),
+        "{naive:?}"
+    );
+    assert!(naive.contains(&"export sandserve:server/handler@0.2.0;".to_owned()));
+}
+
+/// The prober's answer to `GET target`.
+fn probe(server: &Server, target: &str) -> String {
+    let response = server.get(target);
+    assert_eq!(response.status, 200, "{target}: {}", response.text());
+    let text = response.text();
+    assert!(
+        !text.contains(SECRET),
+        "{target} reached the secret: {text}"
+    );
+    text
+}
+
+#[test]
+fn root_refuses_every_way_out_and_follows_links_inside() {
+    let site = site();
+    let root = &site.root;
+    let secret = site.parent.path().join("secret.txt");
+    std::os::unix::fs::symlink("../secret.txt", root.join("out")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("up")).unwrap();
+    std::os::unix::fs::symlink("a.txt", root.join("inside")).unwrap();
+    std::os::unix::fs::symlink("docs/../a.txt", root.join("inside-dotdot")).unwrap();
+    std::os::unix::fs::symlink("nowhere", root.join("broken")).unwrap();
+    let server = Server::start(root, &["--handler", PROBER_WASM]);
+
+    for (target, expected) in [
+        ("/stat?a.txt", "ok file 13"),
+        ("/stat?docs", "ok directory"),
+        ("/stat?", "ok directory"),
+        ("/stat?missing", "err not-found"),
+        ("/stat?a.txt/x", "err not-a-directory"),
+        ("/stat?../secret.txt", "err invalid-path"),
+        ("/stat?docs/../../secret.txt", "err invalid-path"),
+        ("/stat?/etc/passwd", "err invalid-path"),
+        ("/stat?a.txt%00", "err invalid-path"),
+        ("/stat?docs%5Cindex.html", "err invalid-path"),
+        ("/stat?out", "err outside-root"),
+        ("/stat?abs", "err outside-root"),
+        ("/stat?up/secret.txt", "err outside-root"),
+        ("/read?out", "err outside-root"),
+        ("/read?abs", "err outside-root"),
+        ("/read?up/root/a.txt", "err outside-root"),
+        ("/read?../secret.txt", "err invalid-path"),
+        ("/read?inside", "ok hello from a\n"),
+        ("/read?inside-dotdot", "ok hello from a\n"),
+        ("/read?docs", "err not-a-file"),
+        ("/read?broken", "err not-found"),
+        ("/read-big?a.txt", "err too-large"),
+        ("/list?up", "err outside-root"),
+        ("/list?../", "err invalid-path"),
+        ("/list?a.txt", "err not-a-directory"),
+        ("/list?docs", "ok guide.txt,index.html"),
+    ] {
+        let text = probe(&server, target);
+        assert!(
+            text.starts_with(expected),
+            "{target}: {text:?}, expected {expected:?}"
+        );
+    }
+    // A listing leaves out links that lead out or nowhere, and keeps those inside.
+    let listing = probe(&server, "/list?");
+    let names: Vec<&str> = listing["ok ".len()..].split(',').collect();
+    for name in ["a.txt", "inside", "inside-dotdot", "docs"] {
+        assert!(names.contains(&name), "{name} missing from {listing}");
+    }
+    for name in ["out", "abs", "up", "broken"] {
+        assert!(!names.contains(&name), "{name} listed in {listing}");
+    }
+}
+
+#[test]
+fn a_body_is_the_file_the_handler_looked_at() {
+    let site = site();
+    let root = site.root.clone();
+    common::write(&root, "v.txt", "the old content");
+    let server = Server::start(
+        &root,
+        &["--handler", PROBER_WASM, "--handler-timeout", "5s"],
+    );
+    let mut client = server.connect();
+    client.send(b"GET /send?v.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    // The handler has stat'ed v.txt and now waits for `go`: replace the file under it.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::rename(root.join("v.txt"), root.join("v.old")).unwrap();
+    common::write(&root, "v.txt", "NEW");
+    std::fs::File::create(root.join("go"))
+        .unwrap()
+        .write_all(b"")
+        .unwrap();
+    let response = client.response(false);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.text(), "the old content");
+    // A request after the swap sees the new file.
+    std::fs::remove_file(root.join("go")).unwrap();
+    assert_eq!(probe(&server, "/read?v.txt"), "ok NEW");
+}
+
+#[test]
+fn the_host_logs_which_contract_a_handler_speaks() {
+    let site = site();
+    let built_in = Server::start(&site.root, &[]);
+    let log = built_in.wait_for_log("sandserve:server@");
+    assert!(log.contains("sandserve:server@0.3.0, no WASI"), "{log}");
+    let naive = Server::start(&site.root, &["--handler", common::NAIVE_WASM]);
+    let log = naive.wait_for_log("sandserve:server@");
+    assert!(
+        log.contains("sandserve:server@0.2.0, imports WASI"),
+        "{log}"
+    );
+    assert_eq!(naive.get("/a.txt").header("x-handler"), Some("naive"));
+}
