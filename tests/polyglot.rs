@@ -56,7 +56,12 @@ fn serves_a_file_found_through_wasi_and_root() {
         assert_eq!(r.body, bytes, "{target}");
         assert_eq!(r.header("x-handler"), Some("python-wasi"), "{}", r.head);
         let size = bytes.len().to_string();
-        assert_eq!(r.header("x-size-via-root"), Some(size.as_str()), "{}", r.head);
+        assert_eq!(
+            r.header("x-size-via-root"),
+            Some(size.as_str()),
+            "{}",
+            r.head
+        );
         assert_eq!(r.header("content-type"), Some("application/octet-stream"));
         // From `request.received`, as an IMF-fixdate: `Thu, 01 Jan 2026 00:00:00 GMT`.
         let date = r.header("date").expect("a Date");
@@ -83,7 +88,12 @@ fn a_symlink_out_of_the_root_is_not_followed() {
     std::os::unix::fs::symlink(&secret, site.root.join("out.txt")).unwrap();
     std::os::unix::fs::symlink(site.parent.path(), site.root.join("up")).unwrap();
     let server = python_server(&site.root);
-    for target in ["/out.txt", "/up/secret.txt", "/../secret.txt", "/docs/../../secret.txt"] {
+    for target in [
+        "/out.txt",
+        "/up/secret.txt",
+        "/../secret.txt",
+        "/docs/../../secret.txt",
+    ] {
         let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let out = server.exchange(raw.as_bytes());
         let text = String::from_utf8_lossy(&out);
