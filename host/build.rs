@@ -9,6 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A 64 KiB shadow stack instead of 1 MiB: every page an instance touches must be reset
+/// before its slot is reused, and a compact memory is cheaper to scan. Overflowing it
+/// traps (the stack sits below the data), it cannot corrupt.
+const STACK: &str = "-C link-arg=-zstack-size=65536";
 /// Handlers that import no WASI.
 const BARE: &str = "wasm32-unknown-unknown";
 /// Handlers that read the root through WASI.
@@ -55,17 +59,21 @@ fn main() {
     // built for wasm32-unknown-unknown, whose std makes no system calls, and made
     // components here. The 0.2.0 fixtures read the root through WASI, as handlers of
     // that contract must: wasm32-wasip2, which makes components by itself.
+    // 512 KiB of initial memory: room for a request's allocations without growing
+    // the memory (see guest/src/arena.rs); pages never touched cost nothing to reset.
     let bare = build(
         &workspace,
         &target_dir,
         BARE,
         &["sandserve-guest", "prober-fixture"],
+        &[STACK, "-C link-arg=--initial-memory=524288"],
     );
     let wasi = build(
         &workspace,
         &target_dir,
         WASI,
         &["hostile-fixture", "naive-fixture", "trapping-fixture"],
+        &[STACK],
     );
     export(
         "SANDSERVE_GUEST_WASM",
@@ -84,7 +92,13 @@ fn main() {
 }
 
 /// Builds `packages` for `target` in release mode; returns where the `.wasm` files are.
-fn build(workspace: &Path, target_dir: &Path, target: &str, packages: &[&str]) -> PathBuf {
+fn build(
+    workspace: &Path,
+    target_dir: &Path,
+    target: &str,
+    packages: &[&str],
+    rustflags: &[&str],
+) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let flags_var = format!(
         "CARGO_TARGET_{}_RUSTFLAGS",
@@ -107,10 +121,7 @@ fn build(workspace: &Path, target_dir: &Path, target: &str, packages: &[&str]) -
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "true")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
-        // A 64 KiB shadow stack instead of 1 MiB: every page an instance touches must be
-        // reset before its slot is reused, and a compact memory is cheaper to scan.
-        // Overflowing it traps (the stack sits below the data), it cannot corrupt.
-        .env(flags_var, "-C link-arg=-zstack-size=65536")
+        .env(flags_var, rustflags.join(" "))
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")

@@ -1,6 +1,7 @@
 //! The sandserve request handler: one raw request head in, one response decision out.
 //!
-//! This crate is compiled to a WebAssembly component (`wasm32-wasip2`) that the host
+//! This crate is compiled to a WebAssembly component (`wasm32-unknown-unknown`, made a
+//! component by `host/build.rs`; it imports only the host's `root`) that the host
 //! instantiates afresh for every request. Everything here except `component` is plain
 //! Rust that `cargo test -p sandserve-guest` runs natively. A request moves through:
 //!
@@ -14,7 +15,8 @@
 //! - `range`     — `Range: bytes=…`: the parts of a file to send, coalesced and capped.
 //! - `encoding`  — Accept-Encoding: which precompressed sibling (`.br`, `.zst`, `.gz`).
 //! - `listing`   — directory listings, HTML or JSON (`--list-dirs`).
-//! - `root`      — the handler's read-only view of the served root (the WASI preopen).
+//! - `root`      — the handler's read-only view of the served root (the host's `root`).
+//! - `arena`     — (in wasm) the allocator: the instance's initial memory, then dlmalloc.
 //! - `mime`      — file name → Content-Type.
 //! - `respond`   — a decision to response head bytes and a body.
 //! - `error`     — every way a request fails, each with one status.
@@ -33,6 +35,8 @@ pub mod respond;
 pub mod root;
 pub mod target;
 
+#[cfg(target_arch = "wasm32")]
+mod arena;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
