@@ -34,24 +34,11 @@ fn main() {
     }
 
     // Toolchains without the wasm target (the nightly that cargo-fuzz needs) can use
-    // guests that a normal build already made: SANDSERVE_PREBUILT_GUESTS=<dir of .wasm>.
+    // guests that a normal build already made:
+    // SANDSERVE_PREBUILT_GUESTS=<target>/wasm-guests/components.
     println!("cargo:rerun-if-env-changed=SANDSERVE_PREBUILT_GUESTS");
     if let Some(dir) = std::env::var_os("SANDSERVE_PREBUILT_GUESTS") {
-        let dir = PathBuf::from(dir);
-        export(
-            "SANDSERVE_GUEST_WASM",
-            &dir.join("sandserve_guest.component.wasm"),
-        );
-        export(
-            "SANDSERVE_PROBER_WASM",
-            &dir.join("prober_fixture.component.wasm"),
-        );
-        export("SANDSERVE_HOSTILE_WASM", &dir.join("hostile_fixture.wasm"));
-        export("SANDSERVE_NAIVE_WASM", &dir.join("naive_fixture.wasm"));
-        export(
-            "SANDSERVE_TRAPPING_WASM",
-            &dir.join("trapping_fixture.wasm"),
-        );
+        export_all(&PathBuf::from(dir));
         return;
     }
 
@@ -75,20 +62,23 @@ fn main() {
         &["hostile-fixture", "naive-fixture", "trapping-fixture"],
         &[STACK],
     );
-    export(
-        "SANDSERVE_GUEST_WASM",
-        &componentize(&bare, "sandserve_guest"),
-    );
-    export(
-        "SANDSERVE_PROBER_WASM",
-        &componentize(&bare, "prober_fixture"),
-    );
-    export("SANDSERVE_HOSTILE_WASM", &wasi.join("hostile_fixture.wasm"));
-    export("SANDSERVE_NAIVE_WASM", &wasi.join("naive_fixture.wasm"));
-    export(
-        "SANDSERVE_TRAPPING_WASM",
-        &wasi.join("trapping_fixture.wasm"),
-    );
+    // Every component in one directory, under its package's name: what the tests and
+    // SANDSERVE_PREBUILT_GUESTS use.
+    let components = target_dir.join("components");
+    std::fs::create_dir_all(&components).unwrap();
+    for name in ["sandserve_guest", "prober_fixture"] {
+        copy(
+            &componentize(&bare, name),
+            &components.join(format!("{name}.wasm")),
+        );
+    }
+    for name in ["hostile_fixture", "naive_fixture", "trapping_fixture"] {
+        copy(
+            &wasi.join(format!("{name}.wasm")),
+            &components.join(format!("{name}.wasm")),
+        );
+    }
+    export_all(&components);
 }
 
 /// Builds `packages` for `target` in release mode; returns where the `.wasm` files are.
@@ -154,6 +144,24 @@ fn componentize(dir: &Path, name: &str) -> PathBuf {
     std::fs::write(&out, component)
         .unwrap_or_else(|e| panic!("sandserve: cannot write {}: {e}", out.display()));
     out
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to)
+        .unwrap_or_else(|e| panic!("sandserve: cannot copy {}: {e}", from.display()));
+}
+
+/// Tells the host where each component is.
+fn export_all(dir: &Path) {
+    for (var, name) in [
+        ("SANDSERVE_GUEST_WASM", "sandserve_guest"),
+        ("SANDSERVE_PROBER_WASM", "prober_fixture"),
+        ("SANDSERVE_HOSTILE_WASM", "hostile_fixture"),
+        ("SANDSERVE_NAIVE_WASM", "naive_fixture"),
+        ("SANDSERVE_TRAPPING_WASM", "trapping_fixture"),
+    ] {
+        export(var, &dir.join(format!("{name}.wasm")));
+    }
 }
 
 fn export(var: &str, path: &Path) {

@@ -16,9 +16,10 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 
-use sandserve::bindings::wit;
+use sandserve::bindings::{wit, wit_root};
 use sandserve::engine::{BUILT_IN_HANDLER, Engine};
 use sandserve::invoke::{Handler, Invoker};
+use sandserve::root::Lent;
 use sandserve::{request, response};
 
 fn boundary(c: &mut Criterion) {
@@ -79,6 +80,14 @@ fn boundary(c: &mut Criterion) {
             |(answer, opened)| response::check(answer, false, &dir, opened).unwrap(),
             criterion::BatchSize::SmallInput,
         )
+    });
+    // The host's side of one `root.stat` import: open beneath the root, fstat, and the
+    // close when the request's files are dropped.
+    group.bench_function("root_stat_host", |b| {
+        b.iter(|| {
+            let mut lent = Lent::new(dir.clone());
+            wit_root::Host::stat(&mut lent, "small.html".into()).unwrap()
+        })
     });
     floor(&mut group, &rt, &invoker);
     if let Ok(path) = std::env::var("BENCH_OTHER_HANDLER") {
