@@ -21,7 +21,9 @@ fn wasm_tools() -> PathBuf {
         return path.into();
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let ours = workspace.join("target/tools/venv/bin/wasm-tools");
+    let tools = std::env::var_os("SANDSERVE_TOOLS")
+        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
+    let ours = tools.join("venv/bin/wasm-tools");
     if ours.exists() {
         return ours;
     }
@@ -109,6 +111,17 @@ fn root_refuses_every_way_out_and_follows_links_inside() {
     std::os::unix::fs::symlink("a.txt", root.join("inside")).unwrap();
     std::os::unix::fs::symlink("docs/../a.txt", root.join("inside-dotdot")).unwrap();
     std::os::unix::fs::symlink("nowhere", root.join("broken")).unwrap();
+    // Out of the root to something that does not exist: the same answer as to
+    // something that does, so the answer says nothing about what lies outside.
+    std::os::unix::fs::symlink("../nope", root.join("out-nowhere")).unwrap();
+    std::os::unix::fs::symlink(site.parent.path(), root.join("abs-dir")).unwrap();
+    // Special files: stat'ed without blocking, never read.
+    let fifo = Command::new("mkfifo")
+        .arg(root.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
     let server = Server::start(root, &["--handler", PROBER_WASM]);
 
     for (target, expected) in [
@@ -125,6 +138,12 @@ fn root_refuses_every_way_out_and_follows_links_inside() {
         ("/stat?out", "err outside-root"),
         ("/stat?abs", "err outside-root"),
         ("/stat?up/secret.txt", "err outside-root"),
+        ("/stat?out-nowhere", "err outside-root"),
+        ("/list?abs-dir", "err outside-root"),
+        ("/stat?fifo", "ok other"),
+        ("/read?fifo", "err not-a-file"),
+        ("/stat?socket", "ok other"),
+        ("/read?socket", "err not-a-file"),
         ("/read?out", "err outside-root"),
         ("/read?abs", "err outside-root"),
         ("/read?up/root/a.txt", "err outside-root"),
@@ -151,36 +170,45 @@ fn root_refuses_every_way_out_and_follows_links_inside() {
     for name in ["a.txt", "inside", "inside-dotdot", "docs"] {
         assert!(names.contains(&name), "{name} missing from {listing}");
     }
-    for name in ["out", "abs", "up", "broken"] {
+    for name in ["out", "abs", "up", "broken", "out-nowhere", "abs-dir"] {
         assert!(!names.contains(&name), "{name} listed in {listing}");
     }
 }
 
 #[test]
 fn a_body_is_the_file_the_handler_looked_at() {
-    let site = site();
-    let root = site.root.clone();
-    common::write(&root, "v.txt", "the old content");
-    let server = Server::start(
-        &root,
-        &["--handler", PROBER_WASM, "--handler-timeout", "5s"],
-    );
-    let mut client = server.connect();
-    client.send(b"GET /send?v.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-    // The handler has stat'ed v.txt and now waits for `go`: replace the file under it.
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::rename(root.join("v.txt"), root.join("v.old")).unwrap();
-    common::write(&root, "v.txt", "NEW");
-    std::fs::File::create(root.join("go"))
-        .unwrap()
-        .write_all(b"")
-        .unwrap();
-    let response = client.response(false);
-    assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(response.text(), "the old content");
-    // A request after the swap sees the new file.
-    std::fs::remove_file(root.join("go")).unwrap();
-    assert_eq!(probe(&server, "/read?v.txt"), "ok NEW");
+    // Read with the head (up to 16 KiB) and sent with sendfile (larger).
+    for old in [b"the old content".to_vec(), common::pattern(100_000)] {
+        let site = site();
+        let root = site.root.clone();
+        common::write(&root, "v.txt", &old);
+        let server = Server::start(
+            &root,
+            &["--handler", PROBER_WASM, "--handler-timeout", "5s"],
+        );
+        let mut client = server.connect();
+        client.send(b"GET /send?v.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        // The handler has stat'ed v.txt and now waits for `go`: replace the file under
+        // it. (Should the handler be slower than this sleep, it stats the new file and
+        // the test fails loudly, it does not pass wrongly.)
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::rename(root.join("v.txt"), root.join("v.old")).unwrap();
+        common::write(&root, "v.txt", "NEW");
+        std::fs::File::create(root.join("go"))
+            .unwrap()
+            .write_all(b"")
+            .unwrap();
+        let response = client.response(false);
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert!(
+            response.body == old,
+            "{} bytes, not the old file",
+            response.body.len()
+        );
+        // A request after the swap sees the new file.
+        std::fs::remove_file(root.join("go")).unwrap();
+        assert_eq!(probe(&server, "/read?v.txt"), "ok NEW");
+    }
 }
 
 #[test]

@@ -55,6 +55,8 @@ impl Arena {
         Some(start as *mut u8)
     }
 
+    /// Rust's dlmalloc on wasm32-unknown-unknown gets memory only by `memory.grow`, so
+    /// its blocks all lie at or above `end`, which is fixed before its first use.
     fn owns(&self, ptr: *mut u8) -> bool {
         (ptr as usize) < self.end.get()
     }

@@ -35,7 +35,9 @@ pub mod respond;
 pub mod root;
 pub mod target;
 
-#[cfg(target_arch = "wasm32")]
+// Only where std's allocator grows the memory itself (dlmalloc on unknown-unknown);
+// under wasi-libc, malloc already owns the initial memory.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod arena;
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -1,7 +1,7 @@
 //! The handler's read-only view of the served root.
 //!
-//! Inside the sandbox the root is the WASI preopen `/` (see `component`); natively, in
-//! tests, it is any directory (`DirRoot`). The handler only ever asks for metadata:
+//! Inside the sandbox the root is the host's `root` import (see `component`); natively,
+//! in tests, it is any directory (`DirRoot`). The handler only ever asks for metadata:
 //! file bytes are streamed by the host.
 
 use std::io;

@@ -1,6 +1,6 @@
 //! The one place wasmtime is configured: engine settings, the pooling allocator and its
-//! limits, epoch interruption and the linker (our `root`, and WASI for handlers that import it) — built once per server and shared by
-//! every handler version it ever runs.
+//! limits, epoch interruption and the linker (our `root`, and WASI for handlers that
+//! import it) — built once per server and shared by every handler version it runs.
 //! `Engine::prepare` turns a component's bytes into a pre-linked handler
 //! (`InstancePre`), so that a request only instantiates.
 

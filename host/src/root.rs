@@ -59,11 +59,20 @@ impl Lent {
 
     /// The file at `path`: kept from earlier in this request, or opened now (and kept,
     /// if it is a regular file and there is room).
-    fn look(&mut self, path: &str) -> Result<(Arc<File>, wit_root::Metadata), Error> {
+    /// (`None` for a socket, which cannot be opened, only stat'ed.)
+    fn look(&mut self, path: &str) -> Result<(Option<Arc<File>>, wit_root::Metadata), Error> {
         if let Some((opened, meta)) = self.kept.iter().find(|(o, _)| o.path == path) {
-            return Ok((opened.file.clone(), *meta));
+            return Ok((Some(opened.file.clone()), *meta));
         }
-        let (file, meta) = open(&self.dir, path).map_err(|e| error(&e))?;
+        let (file, meta) = match open(&self.dir, path) {
+            Ok(opened) => opened,
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) => {
+                let meta = self.dir.metadata(path).map_err(|e| error(&e))?;
+                let modified = meta.modified().ok().map(|t| t.into_std());
+                return Ok((None, describe(false, false, meta.len(), modified)));
+            }
+            Err(e) => return Err(error(&e)),
+        };
         let file = Arc::new(file);
         let meta = metadata(&meta);
         if meta.kind == Kind::File && self.kept.len() < MAX_KEPT {
@@ -74,7 +83,7 @@ impl Lent {
             };
             self.kept.push((opened, meta));
         }
-        Ok((file, meta))
+        Ok((Some(file), meta))
     }
 }
 
@@ -118,7 +127,6 @@ fn error(e: &io::Error) -> Error {
         (io::ErrorKind::PermissionDenied, Some(_)) => Error::AccessDenied,
         (io::ErrorKind::NotFound, _) => Error::NotFound,
         (io::ErrorKind::NotADirectory, _) => Error::NotADirectory,
-        (_, Some(code)) if code == rustix::io::Errno::XDEV.raw_os_error() => Error::OutsideRoot,
         (_, Some(code)) if code == rustix::io::Errno::LOOP.raw_os_error() => Error::NotFound,
         (_, Some(code)) if code == rustix::io::Errno::NAMETOOLONG.raw_os_error() => {
             Error::InvalidPath
@@ -171,14 +179,14 @@ impl wit_root::Host for Lent {
     fn list(&mut self, path: String, max: u32) -> Result<Listing, Error> {
         check(&path).map_err(|e| error(&e))?;
         let max = max.min(MAX_LIST) as usize;
-        let dir = if path.is_empty() {
-            self.dir.try_clone()
+        let listed = if path.is_empty() {
+            self.dir.entries()
         } else {
-            self.dir.open_dir(&path)
+            self.dir.open_dir(&path).and_then(|dir| dir.entries())
         }
         .map_err(|e| error(&e))?;
         let mut entries = Vec::new();
-        for entry in dir.entries().map_err(|e| error(&e))? {
+        for entry in listed {
             let Ok(entry) = entry else { continue };
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
@@ -219,9 +227,9 @@ impl wit_root::Host for Lent {
             return Err(Error::TooLarge);
         }
         let (file, meta) = self.look(&path)?;
-        if meta.kind != Kind::File {
+        let Some(file) = file.filter(|_| meta.kind == Kind::File) else {
             return Err(Error::NotAFile);
-        }
+        };
         let want = length.min(meta.size.saturating_sub(offset)) as usize;
         let mut bytes = vec![0; want];
         let mut filled = 0;
