@@ -8,36 +8,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
 use common::{SECRET, Server, pattern, site, write};
 
-/// The Python fixture: `$SANDSERVE_PYTHON_FIXTURE`, else what `guest/build-handlers`
-/// writes. Missing is a failure.
-fn python_fixture() -> String {
-    let path = std::env::var_os("SANDSERVE_PYTHON_FIXTURE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/handlers/python-fixture.wasm")
-        });
-    assert!(
-        path.is_file(),
-        "{} is missing: run guest/build-handlers (or set SANDSERVE_PYTHON_FIXTURE)",
-        path.display()
-    );
-    path.to_str().expect("a UTF-8 path").to_owned()
-}
-
-/// A server running the Python fixture. Its first start compiles the 19 MB component
-/// with Cranelift (about 10 s, more on a loaded machine; `Server::start` waits for the
-/// start-up line with no deadline, and the host compiles before printing it). Starts
-/// take turns so that only the first compiles and the others load it from the shared
-/// cache, instead of every test compiling it at once on the same cores.
+/// A server running the Python fixture (`common::start_built`).
 fn python_server(root: &std::path::Path) -> Server {
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    Server::start(root, &["--handler", &python_fixture()])
+    common::start_built(root, "python-fixture", &[])
 }
 
 #[test]

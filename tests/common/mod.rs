@@ -318,6 +318,37 @@ pub fn count_responses(raw: &[u8]) -> usize {
         .count()
 }
 
+/// A handler that `guest/build-handlers` built (not Rust, so not built by cargo):
+/// `target/handlers/NAME.wasm`, or under `$SANDSERVE_HANDLERS`. Missing is a failure,
+/// never a skip.
+pub fn built_handler(name: &str) -> String {
+    let dir = std::env::var_os("SANDSERVE_HANDLERS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/handlers"),
+        PathBuf::from,
+    );
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run guest/build-handlers",
+        path.display()
+    );
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+/// A server running a handler `guest/build-handlers` built. The first start of a
+/// Python component compiles its 19 MB with Cranelift (10-20 s; `Server::start` waits
+/// for the start-up line with no deadline, and the host compiles before printing it).
+/// Starts take turns, so that only the first compiles and the others load it from the
+/// shared cache instead of compiling it at once on the same cores.
+pub fn start_built(root: &Path, name: &str, args: &[&str]) -> Server {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let wasm = built_handler(name);
+    let mut all = vec!["--handler", wasm.as_str()];
+    all.extend_from_slice(args);
+    Server::start(root, &all)
+}
+
 /// A temporary directory, removed on drop.
 pub struct TempDir(tempfile::TempDir);
 
