@@ -225,3 +225,73 @@ fn the_host_logs_which_contract_a_handler_speaks() {
     );
     assert_eq!(naive.get("/a.txt").header("x-handler"), Some("naive"));
 }
+
+#[test]
+fn sandserve_wit_hands_out_the_contract() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(common::BIN).arg("wit").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        out.stdout,
+        std::fs::read(workspace.join("wit/sandserve.wit")).unwrap()
+    );
+    let out = Command::new(common::BIN)
+        .args(["wit", "--compat"])
+        .output()
+        .unwrap();
+    let old = std::fs::read(workspace.join("wit/compat/sandserve@0.2.0.wit")).unwrap();
+    assert_eq!(out.stdout, old);
+
+    // Written to a folder, it is a WIT package the real tools read.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("wit");
+    for _ in 0..2 {
+        // Twice: the same contract again is fine.
+        let out = Command::new(common::BIN)
+            .arg("wit")
+            .arg("--out")
+            .arg(&folder)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let parsed = Command::new(wasm_tools())
+        .args(["component", "wit"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let text = String::from_utf8(parsed.stdout).unwrap();
+    assert!(text.contains("package sandserve:server@0.3.0;"), "{text}");
+    assert!(
+        text.contains("import root;") && text.contains("export handler;"),
+        "{text}"
+    );
+
+    // Someone's edited copy is not overwritten.
+    std::fs::write(folder.join("sandserve.wit"), "// mine\n").unwrap();
+    let out = Command::new(common::BIN)
+        .arg("wit")
+        .arg("--out")
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("exists and differs") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("sandserve.wit")).unwrap(),
+        "// mine\n"
+    );
+}

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use crate::control::Command;
+use crate::control;
 use crate::units::{duration, percent, size};
 
 /// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
 /// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
-/// running server over its `--admin` socket.
+/// running server over its `--admin` socket; `wit` prints the handlers' contract.
 #[derive(Debug, Parser)]
 #[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -20,6 +20,22 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub serve: Args,
+}
+
+/// What `sandserve` can do besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Admin(control::Command),
+    /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
+    /// write it to DIR/sandserve.wit.
+    Wit {
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The frozen 0.2.0 contract instead (still served).
+        #[arg(long)]
+        compat: bool,
+    },
 }
 
 /// The server's flags.

@@ -21,8 +21,9 @@
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
-//! `config` turns the command line into a checked `Config` (`units` reads its values); `shutdown` waits for
-//! SIGINT/SIGTERM; `syntax` holds the token and whitespace rules the others share.
+//! `config` turns the command line into a checked `Config` (`units` reads its values);
+//! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors;
+//! `syntax` holds the token and whitespace rules the others share.
 
 pub mod admin;
 pub mod bindings;
@@ -48,7 +49,7 @@ pub mod swap;
 pub mod syntax;
 pub mod triggers;
 pub mod units;
+pub mod wit;
 
-pub use config::{Args, Cli, Config};
-pub use control::Command;
+pub use config::{Args, Cli, Command, Config};
 pub use server::{Shared, run};

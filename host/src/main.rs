@@ -1,5 +1,5 @@
 //! The `sandserve` binary: parse the command line; with a subcommand, talk to a running
-//! server's admin socket; else build the sandboxed handler, bind, serve until
+//! server's admin socket or print the contract; else build the sandboxed handler, bind, serve until
 //! SIGINT/SIGTERM. Any failure is one line on stderr and exit 1.
 
 use std::process::ExitCode;
@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use sandserve::{Args, Cli, Config, Shared};
+use sandserve::{Args, Cli, Command, Config, Shared};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Some(command) => sandserve::control::run(command),
+        Some(Command::Admin(command)) => sandserve::control::run(command),
+        Some(Command::Wit { out, compat }) => sandserve::wit::run(out.as_deref(), compat),
         None => start(cli.serve).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
