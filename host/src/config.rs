@@ -12,7 +12,8 @@ use crate::units::{duration, percent, size};
 
 /// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
 /// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
-/// running server over its `--admin` socket; `wit` prints the handlers' contract.
+/// running server over its `--admin` socket; `wit` prints the handlers' contract and
+/// `check` tries a handler against a conformance suite.
 #[derive(Debug, Parser)]
 #[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -27,6 +28,16 @@ pub struct Cli {
 pub enum Command {
     #[command(flatten)]
     Admin(control::Command),
+    /// Run FILE.wasm through a conformance suite in-process (fresh instances, a
+    /// temporary root) and print a table of rules with the level reached (seed, http,
+    /// static). Exit status 1 when below --require.
+    Check {
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+        /// The level the handler must reach.
+        #[arg(long, default_value = "seed", value_name = "LEVEL")]
+        require: String,
+    },
     /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
     /// write it to DIR/sandserve.wit.
     Wit {

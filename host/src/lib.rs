@@ -22,12 +22,14 @@
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
 //! `config` turns the command line into a checked `Config` (`units` reads its values);
-//! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors;
+//! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
+//! `check` runs a handler through a conformance suite;
 //! `syntax` holds the token and whitespace rules the others share.
 
 pub mod admin;
 pub mod bindings;
 pub mod cache;
+pub mod check;
 pub mod compare;
 pub mod config;
 pub mod connection;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Admin(command)) => sandserve::control::run(command),
         Some(Command::Wit { out, compat }) => sandserve::wit::run(out.as_deref(), compat),
+        Some(Command::Check { file, require }) => sandserve::check::run(&file, &require),
         None => start(cli.serve).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {

@@ -1,0 +1,108 @@
+//! `sandserve check` over the real binary and real components: the built-in handler
+//! reaches the top level, the seed handler in Python `http`, the naive fixture `seed`,
+//! and the faulty fixtures fail the rules they break — the check can fail.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn check(file: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(common::BIN);
+    command.arg("check").arg(file).args(args);
+    // The compiled-handler cache of the other tests, so a Python component compiles once.
+    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
+    command.output().unwrap()
+}
+
+fn table(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The result column of one rule.
+fn result<'a>(table: &'a str, rule: &str) -> &'a str {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(rule))
+        .unwrap_or_else(|| panic!("{rule} in\n{table}"));
+    line[rule.len()..]
+        .trim_start()
+        .split_once("  ")
+        .map_or("", |(_, r)| r.trim())
+}
+
+#[test]
+fn the_shipped_handlers_reach_their_levels() {
+    let out = check(common::BUILT_IN_WASM, &["--require", "static"]);
+    assert!(out.status.success(), "{}", table(&out));
+    assert!(
+        table(&out).contains("level: static (13 of 13 rules pass)"),
+        "{}",
+        table(&out)
+    );
+
+    let seed = common::built_handler("seed-python");
+    let out = check(&seed, &["--require", "http"]);
+    let text = table(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("level: http"), "{text}");
+    assert_eq!(
+        result(&text, "a validator, and 304 for If-None-Match"),
+        "FAIL: GET /a.txt: no ETag"
+    );
+    assert_eq!(
+        check(&seed, &["--require", "static"]).status.code(),
+        Some(1)
+    );
+
+    let out = check(common::NAIVE_WASM, &[]);
+    let text = table(&out);
+    assert!(
+        out.status.success() && text.contains("level: seed"),
+        "{text}"
+    );
+    assert!(
+        result(&text, "every answer has a Date").starts_with("FAIL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn faulty_handlers_fail_the_rules_they_break() {
+    let out = check(common::HOSTILE_WASM, &[]);
+    let text = table(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("level: none (0 of 13 rules pass)"), "{text}");
+    assert_eq!(
+        result(&text, "GET of a file: 200 with its bytes"),
+        "FAIL: GET /a.txt: not the file's bytes"
+    );
+    assert_eq!(
+        result(&text, "a missing file: 404"),
+        "FAIL: GET /missing.txt: 200 instead of 404"
+    );
+
+    let out = check(common::TRAPPING_WASM, &[]);
+    let text = table(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        result(&text, "a missing file: 404").contains("wasm trap"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_status_1() {
+    for args in [
+        vec!["/nonexistent.wasm"],
+        vec![common::BUILT_IN_WASM, "--require", "best"],
+    ] {
+        let out = Command::new(common::BIN)
+            .arg("check")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
