@@ -106,3 +106,64 @@ fn bad_input_is_one_line_and_status_1() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
+
+fn diff(args: &[&str]) -> Output {
+    let mut command = Command::new(common::BIN);
+    command.arg("diff").args(args);
+    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
+    command.output().unwrap()
+}
+
+#[test]
+fn diff_shows_what_two_handlers_answer_differently() {
+    let same = diff(&[common::BUILT_IN_WASM, common::BUILT_IN_WASM]);
+    assert!(same.status.success(), "{}", table(&same));
+    assert!(
+        table(&same).contains(" requests, 0 differ"),
+        "{}",
+        table(&same)
+    );
+
+    let seed = common::built_handler("seed-python");
+    let out = diff(&[common::BUILT_IN_WASM, &seed]);
+    let text = table(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // The built-in handler redirects a directory without its slash; the seed serves it.
+    let docs = text
+        .split("GET /docs HTTP/1.1\n")
+        .nth(1)
+        .expect("GET /docs differs");
+    assert!(docs.starts_with("    status 301 → 200"), "{text}");
+    assert!(
+        text.contains("GET /a.txt HTTP/1.1 [Range: bytes=0-4]\n    status 206 → 200"),
+        "{text}"
+    );
+
+    // Recorded requests against a site of one's own.
+    let site = common::site();
+    let requests = site.parent.path().join("requests.jsonl");
+    std::fs::write(
+        &requests,
+        "{\"head\": \"GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\"}\n\n{\"head\": \"GET /b.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\"}\n",
+    )
+    .unwrap();
+    let args = [
+        "--requests",
+        requests.to_str().unwrap(),
+        "--root",
+        site.root.to_str().unwrap(),
+    ];
+    let mut all = vec![common::BUILT_IN_WASM, common::NAIVE_WASM];
+    all.extend_from_slice(&args);
+    let text = table(&diff(&all));
+    assert!(text.contains("2 requests, 2 differ"), "{text}");
+    assert!(text.contains("GET /b.txt HTTP/1.1\n    - server: sandserve"), "{text}");
+
+    // A file that is not JSON lines of heads: one line, status 1.
+    std::fs::write(&requests, "GET / HTTP/1.1\n").unwrap();
+    let mut all = vec![common::BUILT_IN_WASM, common::NAIVE_WASM];
+    all.extend_from_slice(&args);
+    let out = diff(&all);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}

@@ -11,22 +11,16 @@
 
 mod rules;
 
-use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use cap_std::fs::Dir;
+use anyhow::{Result, bail};
 
-use crate::bindings::wit;
-use crate::decide::Decider;
-use crate::engine::Engine;
-use crate::invoke::{Handler, Invoker};
+use crate::invoke::Handler;
+pub use crate::lab::FILES;
+use crate::lab::{Lab, SECRET};
 use crate::plan::Piece;
-use crate::request;
 
 /// The levels, lowest first.
 pub const LEVELS: [&str; 3] = ["seed", "http", "static"];
@@ -55,32 +49,24 @@ impl Answer {
     }
 }
 
-/// The handler under check and the root it sees.
+/// The handler under check, in a lab over the temporary root.
 pub struct Bench {
-    decider: Decider,
+    lab: Lab,
     handler: Handler,
-    runtime: tokio::runtime::Runtime,
     /// The file outside the root that no answer may contain.
-    pub secret: Vec<u8>,
-    _dir: tempfile::TempDir,
+    pub secret: &'static [u8],
 }
 
 impl Bench {
-    /// The answer to `GET target` (or another method) with `fields` added.
+    /// The answer to `METHOD target` with `fields` added, with its body read.
     pub fn ask(&self, method: &str, target: &str, fields: &str) -> Result<Answer, String> {
         let head = format!(
             "{method} {target} HTTP/1.1\r\nHost: check.invalid\r\nUser-Agent: sandserve-check/1 (a conformance suite for sandserve handlers)\r\n{fields}\r\n"
         );
-        let checked = request::check(head.as_bytes())
-            .map_err(|refusal| format!("the host refused the request: {refusal:?}"))?;
-        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let decided = self.runtime.block_on(self.decider.decide(
-            &self.handler,
-            head.as_bytes(),
-            peer,
-            0,
-            checked.head_method,
-        ));
+        let decided = self
+            .lab
+            .decide(&self.handler, head.as_bytes())
+            .map_err(|e| format!("{e:#}"))?;
         let checked = decided.map_err(|failure| format!("{:#}", failure.error))?;
         let text = String::from_utf8_lossy(&checked.head);
         let fields = text
@@ -112,17 +98,6 @@ impl Bench {
         })
     }
 }
-
-/// The root every check runs against; its parent holds `secret.txt`.
-pub const FILES: &[(&str, &[u8])] = &[
-    ("index.html", b"<!doctype html><title>home</title>\n"),
-    ("a.txt", b"hello from a\n"),
-    ("style.css", b"body { color: red }\n"),
-    ("404.html", b"<!doctype html><title>not here</title>\n"),
-    ("docs/index.html", b"docs index\n"),
-    (".env", b"SECRET_ENV=1\n"),
-];
-const SECRET: &[u8] = b"SANDSERVE-CHECK-SECRET-51f0";
 
 /// Loads `file` as a handler and runs every rule; prints the table and the level.
 /// Exit status 1 when the level reached is below `require`.
@@ -173,43 +148,11 @@ pub fn level_reached(results: &[(&str, &str, Outcome)]) -> Option<&'static str> 
 }
 
 fn bench(file: &Path) -> Result<Bench> {
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
-    let dir = tempfile::tempdir().context("cannot make a temporary root")?;
-    let root: PathBuf = dir.path().join("root");
-    for (path, content) in FILES {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        std::fs::write(path, content)?;
-    }
-    std::fs::write(dir.path().join("secret.txt"), SECRET)?;
-    let memory = 64 << 20;
-    let engine = Arc::new(Engine::new(memory, crate::cache::default_dir().as_deref())?);
-    let (pre, _) = engine
-        .prepare(&bytes)
-        .with_context(|| file.display().to_string())?;
-    let cap = Arc::new(Dir::open_ambient_dir(&root, cap_std::ambient_authority())?);
-    let invoker = Invoker::new(engine, root, cap.clone(), Duration::from_secs(2), memory, 1);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let lab = Lab::new(None)?;
+    let handler = lab.load(file)?;
     Ok(Bench {
-        decider: Decider::new(invoker, cap, policy()),
-        handler: Handler::new(pre),
-        runtime,
-        secret: SECRET.to_vec(),
-        _dir: dir,
+        lab,
+        handler,
+        secret: SECRET,
     })
-}
-
-/// The server's defaults: no User-Agent rule, no dotfiles, no listings.
-fn policy() -> wit::Policy {
-    wit::Policy {
-        min_user_agent_len: 0,
-        serve_dotfiles: false,
-        server_name: "sandserve".to_owned(),
-        cache_control: Vec::new(),
-        extra_headers: Vec::new(),
-        list_dirs: false,
-        fallback: None,
-    }
 }

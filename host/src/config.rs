@@ -12,8 +12,8 @@ use crate::units::{duration, percent, size};
 
 /// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
 /// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
-/// running server over its `--admin` socket; `wit` prints the handlers' contract and
-/// `check` tries a handler against a conformance suite.
+/// running server over its `--admin` socket; `wit` prints the handlers' contract,
+/// `check` tries a handler against a conformance suite, `diff` compares two.
 #[derive(Debug, Parser)]
 #[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -37,6 +37,22 @@ pub enum Command {
         /// The level the handler must reach.
         #[arg(long, default_value = "seed", value_name = "LEVEL")]
         require: String,
+    },
+    /// Send the same requests through A.wasm and B.wasm in-process and print what
+    /// differs (status, fields but Date, body kind and length), as the swap check
+    /// compares. Exit status 1 when any request differs.
+    Diff {
+        #[arg(value_name = "A.wasm")]
+        a: PathBuf,
+        #[arg(value_name = "B.wasm")]
+        b: PathBuf,
+        /// Request heads as JSON lines, {"head": "GET / HTTP/1.1\r\n…"}, instead of
+        /// the built-in corpus.
+        #[arg(long, value_name = "FILE")]
+        requests: Option<PathBuf>,
+        /// Serve this directory to both, instead of the built-in corpus's root.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
     /// write it to DIR/sandserve.wit.

@@ -23,7 +23,8 @@
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
 //! `config` turns the command line into a checked `Config` (`units` reads its values);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
-//! `check` runs a handler through a conformance suite;
+//! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
+//! runs handlers outside a server for both);
 //! `syntax` holds the token and whitespace rules the others share.
 
 pub mod admin;
@@ -36,8 +37,10 @@ pub mod connection;
 pub mod contract;
 pub mod control;
 pub mod decide;
+pub mod diff;
 pub mod engine;
 pub mod invoke;
+pub mod lab;
 pub mod live;
 pub mod plan;
 pub mod request;

@@ -15,6 +15,12 @@ fn main() -> ExitCode {
         Some(Command::Admin(command)) => sandserve::control::run(command),
         Some(Command::Wit { out, compat }) => sandserve::wit::run(out.as_deref(), compat),
         Some(Command::Check { file, require }) => sandserve::check::run(&file, &require),
+        Some(Command::Diff {
+            a,
+            b,
+            requests,
+            root,
+        }) => sandserve::diff::run(&a, &b, requests.as_deref(), root.as_deref()),
         None => start(cli.serve).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
