@@ -157,7 +157,10 @@ fn diff_shows_what_two_handlers_answer_differently() {
     all.extend_from_slice(&args);
     let text = table(&diff(&all));
     assert!(text.contains("2 requests, 2 differ"), "{text}");
-    assert!(text.contains("GET /b.txt HTTP/1.1\n    - server: sandserve"), "{text}");
+    assert!(
+        text.contains("GET /b.txt HTTP/1.1\n    - server: sandserve"),
+        "{text}"
+    );
 
     // A file that is not JSON lines of heads: one line, status 1.
     std::fs::write(&requests, "GET / HTTP/1.1\n").unwrap();
@@ -166,4 +169,110 @@ fn diff_shows_what_two_handlers_answer_differently() {
     let out = diff(&all);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+/// `sandserve new --lang LANG DIR` into a fresh folder.
+fn new_project(lang: &str, dir: &std::path::Path) {
+    let out = Command::new(common::BIN)
+        .args(["new", "--lang", lang])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("wit/sandserve.wit").is_file());
+}
+
+#[test]
+fn new_python_project_builds_and_passes_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hello-py");
+    new_project("python", &dir);
+    // componentize-py from the venv guest/build-handlers made.
+    let venv = std::path::Path::new(&common::built_handler("seed-python"))
+        .parent()
+        .unwrap()
+        .join("../tools/venv/bin/componentize-py");
+    let built = Command::new(venv)
+        .current_dir(&dir)
+        .env_remove("VIRTUAL_ENV")
+        .args([
+            "-d",
+            "wit",
+            "-w",
+            "sandserve",
+            "componentize",
+            "app",
+            "-o",
+            "handler.wasm",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = check(
+        dir.join("handler.wasm").to_str().unwrap(),
+        &["--require", "seed"],
+    );
+    assert!(out.status.success(), "{}", table(&out));
+}
+
+#[test]
+fn new_rust_project_builds_and_passes_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hello-rs");
+    new_project("rust", &dir);
+    // The toolchain that builds these tests (it has wasm32-wasip2), whatever rustup's
+    // default is outside this repository; a target dir that outlives the test.
+    let cargo = std::path::Path::new(env!("CARGO"));
+    let built = Command::new(cargo)
+        .current_dir(&dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("RUSTC", cargo.with_file_name("rustc"))
+        .env(
+            "CARGO_TARGET_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust"),
+        )
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let wasm = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("new-rust/wasm32-wasip2/release/hello_rs.wasm");
+    let out = check(wasm.to_str().unwrap(), &["--require", "seed"]);
+    assert!(out.status.success(), "{}", table(&out));
+}
+
+#[test]
+fn new_refuses_what_it_cannot_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("taken"), "x").unwrap();
+    for args in [
+        vec!["--lang", "cobol", "fresh"],
+        vec!["--lang", "rust", "."],
+    ] {
+        let out = Command::new(common::BIN)
+            .current_dir(tmp.path())
+            .arg("new")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).lines().count(),
+            1,
+            "{args:?}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use crate::units::{duration, percent, size};
 /// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
 /// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
 /// running server over its `--admin` socket; `wit` prints the handlers' contract,
-/// `check` tries a handler against a conformance suite, `diff` compares two.
+/// `check` tries a handler against a conformance suite, `diff` compares two, `new` starts one.
 #[derive(Debug, Parser)]
 #[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -53,6 +53,15 @@ pub enum Command {
         /// Serve this directory to both, instead of the built-in corpus's root.
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+    },
+    /// Write a minimal working handler project into DIR (its build command is at the
+    /// top of its source).
+    New {
+        /// rust or python.
+        #[arg(long, value_name = "LANG")]
+        lang: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
     /// write it to DIR/sandserve.wit.

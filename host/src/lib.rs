@@ -24,7 +24,7 @@
 //! `config` turns the command line into a checked `Config` (`units` reads its values);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
-//! runs handlers outside a server for both);
+//! runs handlers outside a server for both), `new` writes a handler project;
 //! `syntax` holds the token and whitespace rules the others share.
 
 pub mod admin;
@@ -42,6 +42,7 @@ pub mod engine;
 pub mod invoke;
 pub mod lab;
 pub mod live;
+pub mod new;
 pub mod plan;
 pub mod request;
 pub mod response;

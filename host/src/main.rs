@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Admin(command)) => sandserve::control::run(command),
+        Some(Command::New { lang, dir }) => sandserve::new::run(&lang, &dir),
         Some(Command::Wit { out, compat }) => sandserve::wit::run(out.as_deref(), compat),
         Some(Command::Check { file, require }) => sandserve::check::run(&file, &require),
         Some(Command::Diff {

@@ -1,0 +1,49 @@
+"""A sandserve handler in Python: files of the root, 404 with the root's 404.html.
+
+Build:  componentize-py -d wit -w sandserve componentize app -o handler.wasm
+Try:    sandserve check handler.wasm
+Serve:  sandserve --root SITE --handler handler.wasm
+"""
+
+from email.utils import formatdate
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import root, types
+
+
+def found(rel):
+    """The size of the regular file `rel` of the root, or None."""
+    try:
+        meta = root.stat(rel)
+    except Err:
+        return None
+    return meta.size if meta.kind == root.Kind.FILE else None
+
+
+class Handler(exports.Handler):
+    def handle(self, req: types.Request) -> types.Response:
+        # The host has checked the head: `METHOD SP target SP HTTP/1.x`.
+        method, target, _ = req.head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        path = target.split("?", 1)[0]
+        rel = path.lstrip("/") or "index.html"
+        if rel.endswith("/"):
+            rel += "index.html"
+        status, size = "200 OK", None
+        if ".." not in path.split("/"):
+            size = found(rel)
+        if size is None:
+            status, rel, size = "404 Not Found", "404.html", found("404.html")
+        if size is None:
+            body, size = types.Body_Bytes(b"not found\n"), len(b"not found\n")
+        else:
+            # The host streams the file itself: its bytes never enter the handler.
+            body = types.Body_File(types.FileRange(path=rel, offset=0, length=size))
+        head = (
+            f"HTTP/1.1 {status}\r\n"
+            f"Date: {formatdate(req.received.seconds, usegmt=True)}\r\n"
+            f"Content-Length: {size}\r\n\r\n"
+        )
+        if method == "HEAD":
+            body = types.Body_Empty()
+        return types.Response(head=head.encode(), body=body, close=False)
