@@ -23,6 +23,11 @@ from wit_world.imports import root, types
 
 FORBID = b"ForForForbid"
 
+# Python's built-in table only, loaded now: componentize-py snapshots the module after
+# import, so every fresh instance starts with it instead of looking for mime.types
+# files through WASI on its first guess (and none of the build machine's files leak in).
+mimetypes.init(files=[])
+
 
 def parse(head: bytes):
     """Method, path and fields (lower-case names) of a head the host already checked."""
