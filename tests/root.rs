@@ -295,3 +295,24 @@ fn sandserve_wit_hands_out_the_contract() {
         "// mine\n"
     );
 }
+
+#[test]
+fn a_reused_instance_opens_afresh_for_every_request() {
+    // With --reuse-instances the store lives on, but what `root` opened belongs to one
+    // request: the next sees the file as it is now, not the descriptor kept before.
+    let site = site();
+    common::write(&site.root, "v.txt", "old");
+    let server = Server::start(
+        &site.root,
+        &["--handler", PROBER_WASM, "--reuse-instances", "10"],
+    );
+    let mut client = server.connect();
+    let read = |client: &mut common::Client| {
+        client.send(b"GET /read?v.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        client.response(false).text()
+    };
+    assert_eq!(read(&mut client), "ok old");
+    std::fs::rename(site.root.join("v.txt"), site.root.join("v.old")).unwrap();
+    common::write(&site.root, "v.txt", "NEW");
+    assert_eq!(read(&mut client), "ok NEW");
+}

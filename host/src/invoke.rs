@@ -233,3 +233,30 @@ fn one_line(error: wasmtime::Error) -> anyhow::Error {
         None => anyhow::anyhow!("the handler failed: {}", error.root_cause()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handler without WASI imports gets a store without a WASI context; one with
+    /// them gets one.
+    #[test]
+    fn wasi_only_for_handlers_that_import_it() {
+        let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+        let root = std::env::temp_dir();
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
+        let invoker = Invoker::new(
+            engine.clone(),
+            root,
+            Arc::new(dir),
+            Duration::from_secs(1),
+            64 << 20,
+            1,
+        );
+        let bare = Handler::new(engine.prepare(crate::engine::BUILT_IN_HANDLER).unwrap().0);
+        assert!(invoker.store(&bare).unwrap().data().wasi.is_none());
+        let naive = include_bytes!(env!("SANDSERVE_NAIVE_WASM"));
+        let wasi = Handler::new(engine.prepare(naive).unwrap().0);
+        assert!(invoker.store(&wasi).unwrap().data().wasi.is_some());
+    }
+}
