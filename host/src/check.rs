@@ -11,7 +11,6 @@
 
 mod rules;
 
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,7 +19,6 @@ use anyhow::{Result, bail};
 use crate::invoke::Handler;
 pub use crate::lab::FILES;
 use crate::lab::{Lab, SECRET};
-use crate::plan::Piece;
 
 /// The levels, lowest first.
 pub const LEVELS: [&str; 3] = ["seed", "http", "static"];
@@ -68,29 +66,11 @@ impl Bench {
             .decide(&self.handler, head.as_bytes())
             .map_err(|e| format!("{e:#}"))?;
         let checked = decided.map_err(|failure| format!("{:#}", failure.error))?;
-        let text = String::from_utf8_lossy(&checked.head);
-        let fields = text
-            .split("\r\n")
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let mut body = Vec::new();
-        for piece in &checked.body.pieces {
-            match piece {
-                Piece::Bytes(bytes) => body.extend_from_slice(bytes),
-                Piece::File {
-                    file,
-                    offset,
-                    length,
-                } => {
-                    let mut part = vec![0; *length as usize];
-                    file.read_exact_at(&mut part, *offset)
-                        .map_err(|e| format!("cannot read the body's file: {e}"))?;
-                    body.extend(part);
-                }
-            }
-        }
+        let fields = crate::compare::field_pairs(&checked.head);
+        let body = checked
+            .body
+            .into_bytes()
+            .map_err(|e| format!("cannot read the body's file: {e:#}"))?;
         Ok(Answer {
             status: checked.status,
             fields,

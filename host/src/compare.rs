@@ -74,15 +74,21 @@ pub fn differences(live: &Summary, candidate: &Summary) -> Vec<String> {
 }
 
 fn fields(head: &[u8]) -> Vec<String> {
+    field_pairs(head)
+        .into_iter()
+        .filter(|(name, _)| name != "date")
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect()
+}
+
+/// The fields of a response head the host checked: names lower-cased, values trimmed,
+/// in order.
+pub fn field_pairs(head: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(head)
         .split("\r\n")
         .skip(1)
-        .filter(|line| !line.is_empty())
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            let name = name.to_ascii_lowercase();
-            (name != "date").then(|| format!("{name}: {}", value.trim()))
-        })
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
         .collect()
 }
 

@@ -109,7 +109,7 @@ pub fn plan(body: wit::Body, root: &Dir, opened: Vec<Opened>) -> Result<Plan> {
         "inline body of {inline} bytes is over the {MAX_INLINE}-byte limit"
     );
     if plan.len <= COALESCE_LIMIT {
-        plan.read_small_files()?;
+        plan.read_files()?;
     }
     Ok(plan)
 }
@@ -130,7 +130,7 @@ pub fn plan_page(root: &Dir, path: &str) -> Option<Plan> {
         len: size,
     };
     if size <= COALESCE_LIMIT {
-        plan.read_small_files().ok()?;
+        plan.read_files().ok()?;
     }
     Some(plan)
 }
@@ -176,9 +176,23 @@ fn open_confined(root: &Dir, path: &str) -> Result<(File, u64)> {
 }
 
 impl Plan {
+    /// The whole body in memory, files read (for tools that look at an answer,
+    /// `sandserve check`; a server sends files without reading them).
+    pub fn into_bytes(mut self) -> Result<Vec<u8>> {
+        self.read_files()?;
+        Ok(self
+            .pieces
+            .into_iter()
+            .flat_map(|piece| match piece {
+                Piece::Bytes(bytes) => bytes,
+                Piece::File { .. } => unreachable!("read_files leaves no file pieces"),
+            })
+            .collect())
+    }
+
     /// Replaces file pieces by their bytes, so that a file that shrank since the guest
     /// looked at it is a 500 now rather than a response cut short later.
-    fn read_small_files(&mut self) -> Result<()> {
+    fn read_files(&mut self) -> Result<()> {
         for piece in &mut self.pieces {
             if let Piece::File {
                 file,
