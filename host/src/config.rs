@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+use crate::bindings::wit;
 use crate::control;
 use crate::units::{duration, percent, size};
 
@@ -243,6 +244,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// The handler's settings, from the command line.
+    pub fn policy(&self) -> wit::Policy {
+        wit::Policy {
+            min_user_agent_len: self.min_user_agent_len,
+            serve_dotfiles: self.serve_dotfiles,
+            server_name: "sandserve".to_owned(),
+            cache_control: self
+                .cache_rules
+                .iter()
+                .map(|(pattern, value)| wit::CacheRule {
+                    pattern: pattern.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            extra_headers: self.headers.clone(),
+            list_dirs: self.list_dirs,
+            fallback: self.fallback.clone(),
+        }
+    }
+
     /// Checks the arguments; each error names the flag and the value at fault.
     pub fn from_args(args: Args) -> Result<Config> {
         let root = std::fs::canonicalize(&args.root)

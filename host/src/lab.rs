@@ -4,6 +4,7 @@
 //! requests decided exactly as a server decides them (the host's check of the head, a
 //! fresh instance, the host's check of the answer).
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use cap_std::fs::Dir;
+use clap::Parser;
 
 use crate::bindings::wit;
+use crate::config::{Cli, Config};
 use crate::decide::{Decider, Failure};
 use crate::engine::Engine;
 use crate::invoke::{Handler, Invoker};
@@ -71,7 +74,7 @@ impl Lab {
         );
         Ok(Lab {
             engine,
-            decider: Decider::new(invoker, cap, policy()),
+            decider: Decider::new(invoker, cap, policy(&root)?),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
@@ -103,15 +106,14 @@ impl Lab {
     }
 }
 
-/// The server's defaults: no User-Agent rule, no dotfiles, no listings.
-fn policy() -> wit::Policy {
-    wit::Policy {
-        min_user_agent_len: 0,
-        serve_dotfiles: false,
-        server_name: "sandserve".to_owned(),
-        cache_control: Vec::new(),
-        extra_headers: Vec::new(),
-        list_dirs: false,
-        fallback: None,
-    }
+/// The settings a server started on `root` with no other flags gives its handler, so
+/// that a handler is tried as `sandserve --root ROOT --handler FILE` would run it.
+fn policy(root: &Path) -> Result<wit::Policy> {
+    let args = [
+        OsStr::new("sandserve"),
+        OsStr::new("--root"),
+        root.as_os_str(),
+    ];
+    let cli = Cli::try_parse_from(args).context("the server's default flags")?;
+    Ok(Config::from_args(cli.serve)?.policy())
 }

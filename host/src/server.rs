@@ -16,7 +16,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bindings::wit;
 use crate::cache::Origin;
 use crate::config::{Config, HandlerSource};
 use crate::decide::Decider;
@@ -100,7 +99,7 @@ impl Shared {
             config.reuse_instances,
         );
         Ok(Shared {
-            decider: Decider::new(invoker, dir, policy(config)),
+            decider: Decider::new(invoker, dir, config.policy()),
             live: Live::new(
                 first,
                 config.keep_versions,
@@ -210,26 +209,6 @@ impl Shared {
             reply.status
         );
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    }
-}
-
-/// The handler's settings, from the command line.
-fn policy(config: &Config) -> wit::Policy {
-    wit::Policy {
-        min_user_agent_len: config.min_user_agent_len,
-        serve_dotfiles: config.serve_dotfiles,
-        server_name: "sandserve".to_owned(),
-        cache_control: config
-            .cache_rules
-            .iter()
-            .map(|(pattern, value)| wit::CacheRule {
-                pattern: pattern.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        extra_headers: config.headers.clone(),
-        list_dirs: config.list_dirs,
-        fallback: config.fallback.clone(),
     }
 }
 
