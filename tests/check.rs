@@ -6,12 +6,21 @@ mod common;
 
 use std::process::{Command, Output};
 
+/// `sandserve SUBCOMMAND ARGS…`, with the compiled-handler cache of the other tests, so
+/// that a Python component compiles once.
+fn sandserve(subcommand: &str, args: &[&str]) -> Output {
+    Command::new(common::BIN)
+        .arg(subcommand)
+        .args(args)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap()
+}
+
 fn check(file: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(common::BIN);
-    command.arg("check").arg(file).args(args);
-    // The compiled-handler cache of the other tests, so a Python component compiles once.
-    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
-    command.output().unwrap()
+    let mut all = vec![file];
+    all.extend_from_slice(args);
+    sandserve("check", &all)
 }
 
 fn table(out: &Output) -> String {
@@ -107,16 +116,9 @@ fn bad_input_is_one_line_and_status_1() {
     }
 }
 
-fn diff(args: &[&str]) -> Output {
-    let mut command = Command::new(common::BIN);
-    command.arg("diff").args(args);
-    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
-    command.output().unwrap()
-}
-
 #[test]
 fn diff_shows_what_two_handlers_answer_differently() {
-    let same = diff(&[common::BUILT_IN_WASM, common::BUILT_IN_WASM]);
+    let same = sandserve("diff", &[common::BUILT_IN_WASM, common::BUILT_IN_WASM]);
     assert!(same.status.success(), "{}", table(&same));
     assert!(
         table(&same).contains(" requests, 0 differ"),
@@ -125,7 +127,7 @@ fn diff_shows_what_two_handlers_answer_differently() {
     );
 
     let seed = common::built_handler("seed-python");
-    let out = diff(&[common::BUILT_IN_WASM, &seed]);
+    let out = sandserve("diff", &[common::BUILT_IN_WASM, &seed]);
     let text = table(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     // The built-in handler redirects a directory without its slash; the seed serves it.
@@ -155,7 +157,7 @@ fn diff_shows_what_two_handlers_answer_differently() {
     ];
     let mut all = vec![common::BUILT_IN_WASM, common::NAIVE_WASM];
     all.extend_from_slice(&args);
-    let text = table(&diff(&all));
+    let text = table(&sandserve("diff", &all));
     assert!(text.contains("2 requests, 2 differ"), "{text}");
     assert!(
         text.contains("GET /b.txt HTTP/1.1\n    - server: sandserve"),
@@ -166,18 +168,14 @@ fn diff_shows_what_two_handlers_answer_differently() {
     std::fs::write(&requests, "GET / HTTP/1.1\n").unwrap();
     let mut all = vec![common::BUILT_IN_WASM, common::NAIVE_WASM];
     all.extend_from_slice(&args);
-    let out = diff(&all);
+    let out = sandserve("diff", &all);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
 
 /// `sandserve new --lang LANG DIR` into a fresh folder.
 fn new_project(lang: &str, dir: &std::path::Path) {
-    let out = Command::new(common::BIN)
-        .args(["new", "--lang", lang])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let out = sandserve("new", &["--lang", lang, dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
