@@ -178,7 +178,7 @@ fn bad_candidates_are_refused_and_a_forced_one_is_rolled_back() {
         "rolled back after {failed} failures"
     );
     let log = server.wait_for_log("automatic rollback");
-    assert!(log.contains("automatic rollback: "), "{log}");
+    assert!(log.contains("automatic rollback of --handler: "), "{log}");
     assert_eq!(status(&socket)["live"]["source"], "built-in");
 }
 

@@ -2,10 +2,14 @@
 //! can open (mode 0600, and the peer's uid checked), so `curl --unix-socket` works too.
 //!
 //! Routes (JSON answers, one request per connection):
-//! - `GET /status` — the live version, those kept for rollback, the last swap;
+//! - `GET /status` — the live version, those kept for rollback, the last swap, and
+//!   the same for each mount under `mounts`;
 //! - `POST /swap` — body: the component's absolute path; `?force=1` skips the verdict
 //!   of the shadow check; 200 with the report when swapped or unchanged, 409 refused;
 //! - `POST /rollback` — 200 with the version now live, 409 when there is none.
+//!
+//! `?mount=PREFIX` (percent-encoded) makes a swap or rollback the mount's instead of
+//! `--handler`'s.
 //!
 //! An admin client is bounded like any client: a head of at most 16 KiB, a body of
 //! at most 4 KiB, 10 s to send them, eight connections at once.
@@ -108,7 +112,9 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 )
             } else {
                 let force = query.split('&').any(|p| p == "force=1" || p == "force");
-                let report = shared.swap(&file, force, false).await;
+                let report = shared
+                    .swap(mount_of(query).as_deref(), &file, force, false)
+                    .await;
                 let code = if report.outcome == "refused" {
                     409
                 } else {
@@ -117,9 +123,9 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 (code, serde_json::to_value(report).unwrap_or_default())
             }
         }
-        ("POST", "/rollback") => match shared.rollback() {
-            Some(version) => (200, json!({"live": describe(&version)})),
-            None => (409, json!({"error": "no previous version is kept"})),
+        ("POST", "/rollback") => match shared.rollback(mount_of(query).as_deref()) {
+            Ok(version) => (200, json!({"live": describe(&version)})),
+            Err(why) => (409, json!({"error": why})),
         },
         (_, "/status" | "/swap" | "/rollback") => (405, json!({"error": "wrong method"})),
         _ => (
@@ -207,10 +213,37 @@ fn describe(version: &Version) -> Value {
     })
 }
 
+/// The `mount=PREFIX` of a query, percent-decoded: the slot a swap or rollback is for.
+fn mount_of(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("mount="))
+        .map(|value| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+}
+
+/// The `--handler` slot at the top level (as before mounts), each mount under `mounts`.
 fn status(shared: &Shared) -> Value {
-    json!({
-        "live": describe(&shared.live.current()),
-        "kept": shared.live.previous().iter().map(|v| describe(v)).collect::<Vec<_>>(),
-        "last_swap": shared.last_swap(),
-    })
+    let slot = |live: &crate::live::Live| {
+        json!({
+            "live": describe(&live.current()),
+            "kept": live.previous().iter().map(|v| describe(v)).collect::<Vec<_>>(),
+        })
+    };
+    let mut answer = slot(&shared.mounts.default_slot().live);
+    answer["last_swap"] = serde_json::to_value(shared.last_swap()).unwrap_or_default();
+    answer["mounts"] = shared
+        .mounts
+        .all()
+        .iter()
+        .filter_map(|s| {
+            let mut one = slot(&s.live);
+            one["prefix"] = json!(s.prefix.as_ref()?);
+            Some(one)
+        })
+        .collect();
+    answer
 }

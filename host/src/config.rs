@@ -88,6 +88,11 @@ pub struct Args {
     /// handler when absent.
     #[arg(long, value_name = "FILE.wasm")]
     pub handler: Option<PathBuf>,
+    /// Requests under PREFIX go to this handler instead, which sees them as if PREFIX
+    /// were `/` (`/py/a.txt` as `/a.txt`); repeatable, the longest prefix wins; each
+    /// mount is swapped on its own (`sandserve swap --mount PREFIX`).
+    #[arg(long = "mount", value_name = "PREFIX=FILE.wasm")]
+    pub mounts: Vec<String>,
     /// Worker threads [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -160,10 +165,18 @@ pub struct Args {
     /// start if the path is taken by anything but a stale socket.
     #[arg(long, value_name = "PATH")]
     pub admin: Option<PathBuf>,
-    /// Swap in the --handler file whenever it changes (checked like any swap;
-    /// atomic renames included; polled every 250 ms).
-    #[arg(long, requires = "handler")]
+    /// Swap in the --handler and --mount files whenever they change (checked like any
+    /// swap; atomic renames included; polled every 250 ms).
+    #[arg(long)]
     pub watch: bool,
+    /// Append every request head a handler decides to FILE as JSON lines, for
+    /// `sandserve diff --requests FILE`; Cookie, Authorization and Proxy-Authorization
+    /// are left out.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Record this field too, although it is left out by default (repeatable).
+    #[arg(long = "record-keep", value_name = "NAME", requires = "record")]
+    pub record_keep: Vec<String>,
     /// Recent request heads kept in memory (never on disk) for a swap to replay.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub shadow_requests: usize,
@@ -210,6 +223,8 @@ pub struct Config {
     pub root: PathBuf,
     pub listen: SocketAddr,
     pub handler: HandlerSource,
+    /// (prefix ending in `/`, file) of each --mount.
+    pub mounts: Vec<(String, PathBuf)>,
     pub workers: usize,
     pub min_user_agent_len: u32,
     pub serve_dotfiles: bool,
@@ -232,6 +247,8 @@ pub struct Config {
     pub max_discarded_body: u64,
     pub admin: Option<PathBuf>,
     pub watch: bool,
+    pub record: Option<PathBuf>,
+    pub record_keep: Vec<String>,
     pub shadow_requests: usize,
     pub keep_versions: usize,
     pub rollback_window: Duration,
@@ -284,6 +301,17 @@ impl Config {
                 HandlerSource::File(path)
             }
         };
+        let mut mounts: Vec<(String, PathBuf)> = Vec::new();
+        for text in &args.mounts {
+            let (prefix, file) = crate::mount::parse_flag(text)?;
+            if mounts.iter().any(|(taken, _)| *taken == prefix) {
+                bail!("--mount {text}: {prefix} is mounted twice");
+            }
+            mounts.push((prefix, file));
+        }
+        if args.watch && matches!(handler, HandlerSource::BuiltIn) && mounts.is_empty() {
+            bail!("--watch: there is no --handler or --mount file to watch");
+        }
         let workers = args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -346,6 +374,7 @@ impl Config {
             root,
             listen,
             handler,
+            mounts,
             workers,
             min_user_agent_len: args.min_user_agent_len,
             serve_dotfiles: args.serve_dotfiles,
@@ -365,6 +394,8 @@ impl Config {
             max_discarded_body: args.max_discarded_body as u64,
             admin: args.admin,
             watch: args.watch,
+            record: args.record,
+            record_keep: args.record_keep,
             shadow_requests: args.shadow_requests,
             keep_versions: args.keep_versions,
             rollback_window: args.rollback_window,

@@ -26,6 +26,9 @@ pub enum Command {
         /// Swap even when the candidate fails requests the live handler answers.
         #[arg(long)]
         force: bool,
+        /// Swap the handler of this --mount prefix instead of --handler's.
+        #[arg(long, value_name = "PREFIX")]
+        mount: Option<String>,
         /// The component; the server reads it, so a relative path is made absolute.
         #[arg(value_name = "FILE.wasm")]
         file: PathBuf,
@@ -34,6 +37,9 @@ pub enum Command {
     Rollback {
         #[arg(long, value_name = "PATH")]
         admin: PathBuf,
+        /// Roll back the handler of this --mount prefix instead of --handler's.
+        #[arg(long, value_name = "PREFIX")]
+        mount: Option<String>,
     },
     /// The live handler, the versions kept for rollback and the last swap.
     Status {
@@ -58,18 +64,24 @@ pub fn run(command: Command) -> Result<ExitCode> {
         None => false,
     };
     match command {
-        Command::Swap { admin, force, file } => {
+        Command::Swap {
+            admin,
+            force,
+            mount,
+            file,
+        } => {
             let file = std::path::absolute(&file)
                 .with_context(|| format!("{}: not a usable path", file.display()))?;
-            let target = if force { "/swap?force=1" } else { "/swap" };
+            let target = format!("/swap{}", query(force, mount.as_deref()));
             // The path's own bytes: a file name need not be UTF-8.
             let body = std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str());
-            let (status, report) = call(&admin, "POST", target, body)?;
+            let (status, report) = call(&admin, "POST", &target, body)?;
             print_report(&report);
             Ok(exit(status))
         }
-        Command::Rollback { admin } => {
-            let (status, answer) = call(&admin, "POST", "/rollback", b"")?;
+        Command::Rollback { admin, mount } => {
+            let target = format!("/rollback{}", query(false, mount.as_deref()));
+            let (status, answer) = call(&admin, "POST", &target, b"")?;
             if !refused(&answer) {
                 println!("live: {}", version_line(&answer["live"]));
             }
@@ -87,6 +99,13 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 for kept in answer["kept"].as_array().into_iter().flatten() {
                     println!("kept: {}", version_line(kept));
                 }
+                for mount in answer["mounts"].as_array().into_iter().flatten() {
+                    println!("mount {}:", text(&mount["prefix"]));
+                    println!("  live: {}", version_line(&mount["live"]));
+                    for kept in mount["kept"].as_array().into_iter().flatten() {
+                        println!("  kept: {}", version_line(kept));
+                    }
+                }
                 if !answer["last_swap"].is_null() {
                     println!("last swap:");
                     print_report(&answer["last_swap"]);
@@ -94,6 +113,24 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(exit(status))
         }
+    }
+}
+
+/// `?force=1&mount=PREFIX` as asked, or nothing.
+fn query(force: bool, mount: Option<&str>) -> String {
+    let mut pairs = Vec::new();
+    if force {
+        pairs.push("force=1".to_owned());
+    }
+    if let Some(prefix) = mount {
+        let encoded =
+            percent_encoding::utf8_percent_encode(prefix, percent_encoding::NON_ALPHANUMERIC);
+        pairs.push(format!("mount={encoded}"));
+    }
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
     }
 }
 
@@ -159,8 +196,12 @@ fn print_report(r: &Value) {
         return;
     }
     let sha = r["sha256"].as_str().unwrap_or("-");
+    let slot = r["mount"]
+        .as_str()
+        .map(|prefix| format!(" (mount {prefix})"))
+        .unwrap_or_default();
     println!(
-        "{}: {} {}",
+        "{}: {} {}{slot}",
         text(&r["outcome"]),
         short(sha),
         text(&r["source"])

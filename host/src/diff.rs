@@ -4,8 +4,8 @@
 //!
 //! The requests are a built-in corpus (files, directories, misses, `..`, HEAD, an
 //! unknown method, conditionals, ranges, compression) against the lab's temporary root,
-//! or `--requests FILE` (JSON lines, `{"head": "GET / HTTP/1.1\r\n…\r\n\r\n"}`) against
-//! `--root DIR`.
+//! or `--requests FILE` (JSON lines, `{"head": "GET / HTTP/1.1\r\n…\r\n\r\n"}`, as a
+//! server started with `--record FILE` writes them) against `--root DIR`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,17 +29,14 @@ struct Recorded {
 pub fn run(a: &Path, b: &Path, requests: Option<&Path>, root: Option<&Path>) -> Result<ExitCode> {
     let heads = match requests {
         Some(file) => read_requests(file)?,
-        None => corpus(),
+        None => corpus().into_iter().map(String::into_bytes).collect(),
     };
     let lab = Lab::new(root)?;
     let (first, second) = (lab.load(a)?, lab.load(b)?);
     let mut differing = 0;
     for head in &heads {
         let line = label(head);
-        let (one, two) = match (
-            lab.decide(&first, head.as_bytes()),
-            lab.decide(&second, head.as_bytes()),
-        ) {
+        let (one, two) = match (lab.decide(&first, head), lab.decide(&second, head)) {
             (Ok(one), Ok(two)) => (Summary::of(&one), Summary::of(&two)),
             (Err(e), _) | (_, Err(e)) => {
                 println!("{line}: skipped, {e:#}");
@@ -73,9 +70,10 @@ pub fn run(a: &Path, b: &Path, requests: Option<&Path>, root: Option<&Path>) -> 
 }
 
 /// The request line, and the fields that make it differ from a plain one.
-fn label(head: &str) -> String {
-    let mut lines = head.lines();
-    let first = crate::request::request_line(head.as_bytes());
+fn label(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.lines();
+    let first = crate::request::request_line(head);
     let extra: Vec<&str> = lines
         .by_ref()
         .skip(1)
@@ -92,7 +90,7 @@ fn label(head: &str) -> String {
     }
 }
 
-fn read_requests(file: &Path) -> Result<Vec<String>> {
+fn read_requests(file: &Path) -> Result<Vec<Vec<u8>>> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("--requests {}: cannot read", file.display()))?;
     let mut heads = Vec::new();
@@ -108,7 +106,14 @@ fn read_requests(file: &Path) -> Result<Vec<String>> {
                 n + 1
             )
         })?;
-        heads.push(recorded.head);
+        let head = crate::record::head_bytes(&recorded.head).with_context(|| {
+            format!(
+                "--requests {} line {}: a head is bytes, one character (U+0000 to U+00FF) each",
+                file.display(),
+                n + 1
+            )
+        })?;
+        heads.push(head);
     }
     if heads.is_empty() {
         bail!("--requests {}: no requests in it", file.display());

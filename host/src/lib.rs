@@ -6,7 +6,9 @@
 //! - `request`    — checks its message syntax and learns its body length and whether
 //!   the connection may stay open (a refused head gets the host's own 4xx, no handler),
 //!   and builds the WIT request;
-//! - `live`       — the handler version live when the request began decides it;
+//! - `mount`      — the slot whose prefix is longest takes it (`--mount`; the rest go
+//!   to `--handler`'s), and `record` writes its head down (`--record`);
+//! - `live`       — the slot's handler version live when the request began decides it;
 //! - `decide`     — that version called (`invoke`: a fresh store (`sandbox`) and
 //!   instance of the pre-linked component, of either contract (`contract`), lent the
 //!   root (`root`: every file opened confined, and kept for the body)) and its answer
@@ -42,8 +44,10 @@ pub mod engine;
 pub mod invoke;
 pub mod lab;
 pub mod live;
+pub mod mount;
 pub mod new;
 pub mod plan;
+pub mod record;
 pub mod request;
 pub mod response;
 pub mod root;

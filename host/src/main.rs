@@ -50,12 +50,23 @@ fn start(args: Args) -> Result<()> {
             .as_deref()
             .map(sandserve::admin::bind)
             .transpose()?;
-        let watched = match (&config.watch, &config.handler) {
-            (true, sandserve::config::HandlerSource::File(path)) => {
-                Some((path.clone(), sandserve::triggers::stamp(path)))
+        // Each watched file's stamp before the server first reads it.
+        let mut watched = Vec::new();
+        if config.watch {
+            if let sandserve::config::HandlerSource::File(path) = &config.handler {
+                watched.push((None, path.clone()));
             }
-            _ => None,
-        };
+            for (prefix, path) in &config.mounts {
+                watched.push((Some(prefix.clone()), path.clone()));
+            }
+        }
+        let watched: Vec<_> = watched
+            .into_iter()
+            .map(|(mount, path)| {
+                let seen = sandserve::triggers::stamp(&path);
+                (mount, path, seen)
+            })
+            .collect();
         let shared = Arc::new(Shared::new(&config)?);
         let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
         let addr = listener.local_addr()?;
@@ -69,11 +80,14 @@ fn start(args: Args) -> Result<()> {
             tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
         }
         tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
-        if let Some((path, seen)) = watched {
+        for (mount, path, seen) in watched {
             let shared = shared.clone();
-            tokio::spawn(async move { sandserve::triggers::watch(shared, &path, seen).await });
+            tokio::spawn(
+                async move { sandserve::triggers::watch(shared, mount, &path, seen).await },
+            );
         }
-        let served = sandserve::run(listener, shared, shutdown).await;
+        let served = sandserve::run(listener, shared.clone(), shutdown).await;
+        shared.finish();
         if let Some(path) = &config.admin {
             let _ = std::fs::remove_file(path);
         }

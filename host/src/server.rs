@@ -1,6 +1,7 @@
 //! The accept loop and what every connection shares: a cap on open connections, a task
-//! per connection, the live handler and the swaps that change it, the access log, and
-//! graceful shutdown (stop accepting, let in-flight responses finish, bounded).
+//! per connection, the handler slots (`mount`) with their live versions and the swaps
+//! that change them, the recording of heads, the access log, and graceful shutdown (stop
+//! accepting, let in-flight responses finish, bounded).
 
 use std::future::Future;
 use std::io::Write;
@@ -22,6 +23,8 @@ use crate::decide::Decider;
 use crate::engine::{BUILT_IN_HANDLER, Engine};
 use crate::invoke::{Handler, Invoker};
 use crate::live::{Live, RollbackRule, Version};
+use crate::mount::{self, Mounts, Route, Slot};
+use crate::record::Recorder;
 use crate::request;
 use crate::response::{self, Checked};
 use crate::swap::{self, Report, Swapper};
@@ -43,50 +46,83 @@ pub struct Limits {
 /// What every connection task uses.
 pub struct Shared {
     decider: Decider,
-    /// The handler version new requests use, and those kept for rollback.
-    pub live: Live,
+    /// The handler slots, each with the version its new requests use and those kept
+    /// for rollback: `--handler`'s and each `--mount`'s.
+    pub mounts: Mounts,
     swapper: Swapper,
+    recorder: Option<Recorder>,
     pub limits: Limits,
     access_log: bool,
-    /// The `--handler` file, which SIGHUP and `--watch` re-read.
-    pub handler_file: Option<PathBuf>,
-    /// How the handler was obtained and how long it took, for the start-up line.
+    /// How the handlers were obtained and how long it took, for the start-up line.
     pub handler_origin: String,
+}
+
+/// The first version of a slot: the component compiled (or loaded from the cache) and
+/// linked, and how, for the start-up line.
+fn first_version(engine: &Engine, file: Option<&Path>) -> Result<(Version, String)> {
+    let started = Instant::now();
+    let (bytes, source) = match file {
+        None => (BUILT_IN_HANDLER.to_vec(), "built-in".to_owned()),
+        Some(path) => (
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?,
+            path.display().to_string(),
+        ),
+    };
+    let (pre, origin) = engine.prepare(&bytes).with_context(|| source.clone())?;
+    let how = format!(
+        "{} in {} ms (sandserve:server@{}, {})",
+        match origin {
+            Origin::Compiled => "compiled",
+            Origin::Cached => "loaded from the cache",
+        },
+        started.elapsed().as_millis(),
+        pre.version(),
+        if pre.wasi { "imports WASI" } else { "no WASI" },
+    );
+    Ok((
+        Version::new(Handler::new(pre), swap::sha256(&bytes), source),
+        how,
+    ))
 }
 
 impl Shared {
     /// Builds the engine, the first handler version and everything around them.
     pub fn new(config: &Config) -> Result<Shared> {
-        let started = Instant::now();
         let engine = Arc::new(Engine::new(
             config.handler_memory,
             config.cache_dir.as_deref(),
         )?);
-        let (bytes, source, handler_file) = match &config.handler {
-            HandlerSource::BuiltIn => (BUILT_IN_HANDLER.to_vec(), "built-in".to_owned(), None),
-            HandlerSource::File(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("--handler {}: cannot read", path.display()))?;
-                (bytes, path.display().to_string(), Some(path.clone()))
-            }
+        let rule = RollbackRule {
+            window: config.rollback_window,
+            requests: config.rollback_requests,
+            threshold: config.rollback_threshold,
         };
-        let (pre, origin) = engine
-            .prepare(&bytes)
-            .with_context(|| match &handler_file {
-                None => "the built-in handler".to_owned(),
-                Some(path) => format!("--handler {}", path.display()),
-            })?;
-        let handler_origin = format!(
-            "handler {} in {} ms (sandserve:server@{}, {})",
-            match origin {
-                Origin::Compiled => "compiled",
-                Origin::Cached => "loaded from the cache",
-            },
-            started.elapsed().as_millis(),
-            pre.version(),
-            if pre.wasi { "imports WASI" } else { "no WASI" },
-        );
-        let first = Version::new(Handler::new(pre), swap::sha256(&bytes), source);
+        let slot = |prefix: Option<String>, file: Option<PathBuf>| -> Result<(Slot, String)> {
+            let (first, how) =
+                first_version(&engine, file.as_deref()).with_context(|| match &prefix {
+                    None => "--handler".to_owned(),
+                    Some(prefix) => format!("--mount {prefix}"),
+                })?;
+            let live = Live::new(first, config.keep_versions, config.shadow_requests, rule);
+            Ok((Slot { prefix, live, file }, how))
+        };
+        let file = match &config.handler {
+            HandlerSource::BuiltIn => None,
+            HandlerSource::File(path) => Some(path.clone()),
+        };
+        let (default, how) = slot(None, file)?;
+        let mut handler_origin = format!("handler {how}");
+        let mut mounted = Vec::new();
+        for (prefix, file) in &config.mounts {
+            let (mount, how) = slot(Some(prefix.clone()), Some(file.clone()))?;
+            handler_origin.push_str(&format!("; {prefix} {how}"));
+            mounted.push(mount);
+        }
+        let recorder = config
+            .record
+            .as_deref()
+            .map(|path| Recorder::open(path, &config.record_keep))
+            .transpose()?;
         let dir = Dir::open_ambient_dir(&config.root, cap_std::ambient_authority())
             .with_context(|| format!("cannot open the root {}", config.root.display()))?;
         let dir = Arc::new(dir);
@@ -100,17 +136,9 @@ impl Shared {
         );
         Ok(Shared {
             decider: Decider::new(invoker, dir, config.policy()),
-            live: Live::new(
-                first,
-                config.keep_versions,
-                config.shadow_requests,
-                RollbackRule {
-                    window: config.rollback_window,
-                    requests: config.rollback_requests,
-                    threshold: config.rollback_threshold,
-                },
-            ),
+            mounts: Mounts::new(default, mounted),
             swapper: Swapper::new(engine, config.max_handler_size),
+            recorder,
             limits: Limits {
                 header_timeout: config.header_timeout,
                 keepalive_timeout: config.keepalive_timeout,
@@ -121,14 +149,14 @@ impl Shared {
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
-            handler_file,
             handler_origin,
         })
     }
 
     /// The checked response to one request head (that `request::check` passed), decided
-    /// wholly by the version live when it began: the guest's answer, or a 500 when the
-    /// guest trapped, ran out of time or memory, or answered something we will not send.
+    /// wholly by the version live in its slot when it began: the guest's answer, or a
+    /// 500 when the guest trapped, ran out of time or memory, or answered something we
+    /// will not send.
     pub async fn respond(
         &self,
         head: &[u8],
@@ -136,13 +164,20 @@ impl Shared {
         index: u32,
         head_request: bool,
     ) -> Checked {
-        let version = self.live.current();
-        self.live.remember(head, peer, index, head_request);
+        let (slot, seen) = match self.mounts.route(head) {
+            Route::To(slot, seen) => (slot, seen),
+            Route::AddSlash(location) => return mount::add_slash(&location),
+        };
+        if let Some(recorder) = &self.recorder {
+            recorder.record(head);
+        }
+        let version = slot.live.current();
+        slot.live.remember(&seen, peer, index, head_request);
         let decided = self
             .decider
-            .decide(&version.handler, head, peer, index, head_request)
+            .decide(&version.handler, &seen, peer, index, head_request)
             .await;
-        let (checked, trapped) = match decided {
+        let (mut checked, trapped) = match decided {
             Ok(checked) => (checked, false),
             Err(failure) => {
                 eprintln!(
@@ -154,22 +189,31 @@ impl Shared {
                 (page, failure.trapped)
             }
         };
-        if let Some(why) = self.live.record(&version, checked.status, trapped) {
-            eprintln!("sandserve: automatic rollback: {why}");
+        if let Some(why) = slot.live.record(&version, checked.status, trapped) {
+            eprintln!("sandserve: automatic rollback of {}: {why}", slot.name());
+        }
+        if let Some(prefix) = &slot.prefix {
+            mount::outward(prefix, &mut checked.head);
         }
         checked
     }
 
-    /// Checks the component in `path` against live traffic and makes it live if it
-    /// passes (or `force`); logs the outcome. `wait`: queue behind a check under way.
-    pub async fn swap(&self, path: &Path, force: bool, wait: bool) -> Report {
-        let report = self
+    /// Checks the component in `path` against the recent traffic of the slot of
+    /// `mount` (`None`: `--handler`'s) and makes it live there if it passes (or
+    /// `force`); logs the outcome. `wait`: queue behind a check under way.
+    pub async fn swap(&self, mount: Option<&str>, path: &Path, force: bool, wait: bool) -> Report {
+        let Some(slot) = self.mounts.slot(mount) else {
+            return Report::refusal(path, format!("no --mount {}", mount.unwrap_or_default()));
+        };
+        let mut report = self
             .swapper
-            .swap(&self.live, &self.decider, path, force, wait)
+            .swap(&slot.live, &self.decider, path, force, wait)
             .await;
+        report.mount = slot.prefix.clone();
         let sha = report.sha256.as_deref().unwrap_or("-");
         eprintln!(
-            "sandserve: swap {}: {} {} ({} replayed, {} differ){}",
+            "sandserve: swap {} {}: {} {} ({} replayed, {} differ){}",
+            slot.name(),
             report.source,
             report.outcome,
             swap::short(sha),
@@ -189,11 +233,31 @@ impl Shared {
         self.swapper.last()
     }
 
-    /// Makes the previous version live again, if there is one; logs it.
-    pub fn rollback(&self) -> Option<Arc<Version>> {
-        let back = self.live.rollback()?;
-        eprintln!("sandserve: rollback to {} ({})", back.short(), back.source);
-        Some(back)
+    /// Makes the previous version of `mount`'s slot (`None`: `--handler`'s) live
+    /// again, if there is one; logs it.
+    pub fn rollback(&self, mount: Option<&str>) -> Result<Arc<Version>, String> {
+        let slot = self
+            .mounts
+            .slot(mount)
+            .ok_or_else(|| format!("no --mount {}", mount.unwrap_or_default()))?;
+        let back = slot
+            .live
+            .rollback()
+            .ok_or_else(|| "no previous version is kept".to_owned())?;
+        eprintln!(
+            "sandserve: rollback of {} to {} ({})",
+            slot.name(),
+            back.short(),
+            back.source
+        );
+        Ok(back)
+    }
+
+    /// Writes out the heads recorded so far (at shutdown).
+    pub fn finish(&self) {
+        if let Some(recorder) = &self.recorder {
+            recorder.flush();
+        }
     }
 
     /// One access-log line: peer, request line, status, bytes, microseconds.

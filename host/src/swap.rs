@@ -32,6 +32,8 @@ const ENOUGH_FAILURES: usize = 3;
 pub struct Report {
     /// `swapped`, `unchanged` (those bytes are live already) or `refused`.
     pub outcome: &'static str,
+    /// The slot swapped: a `--mount` prefix, or `None` for `--handler`'s.
+    pub mount: Option<String>,
     /// Why it was refused, or that `--force` overrode the check.
     pub reason: Option<String>,
     pub source: String,
@@ -55,6 +57,7 @@ impl Report {
     fn new(source: &str) -> Report {
         Report {
             outcome: "refused",
+            mount: None,
             reason: None,
             source: source.to_owned(),
             sha256: None,
@@ -68,6 +71,11 @@ impl Report {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         }
+    }
+
+    /// A swap of `path` refused before any check.
+    pub fn refusal(path: &Path, reason: impl Into<String>) -> Report {
+        Report::new(&path.display().to_string()).refused(reason)
     }
 
     fn refused(mut self, reason: impl Into<String>) -> Report {

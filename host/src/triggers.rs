@@ -1,5 +1,6 @@
 //! The other ways a swap starts, on the same checked path: SIGHUP re-reads the
-//! `--handler` file, and `--watch` swaps when that file changes. A watched file is
+//! `--handler` and `--mount` files, and `--watch` swaps when one of them changes (each
+//! into its own slot). A watched file is
 //! polled by its metadata (device, inode, size, modification time), so an editor's or
 //! a build's atomic rename is seen like a write; a change is acted on once the file has
 //! stood still for one more poll, so a half-written file is not taken.
@@ -21,28 +22,39 @@ pub fn hangups() -> std::io::Result<Signal> {
     signal(SignalKind::hangup())
 }
 
-/// Swaps in the `--handler` file at every SIGHUP, until the server ends.
+/// Swaps in each slot's file at every SIGHUP, until the server ends (a file that did
+/// not change is reported `unchanged`).
 pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal) {
     while hangups.recv().await.is_some() {
-        match &shared.handler_file {
-            Some(path) => {
-                shared.swap(path, false, true).await;
+        let mut any = false;
+        for slot in shared.mounts.all() {
+            if let Some(path) = &slot.file {
+                any = true;
+                shared.swap(slot.prefix.as_deref(), path, false, true).await;
             }
-            None => eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read"),
+        }
+        if !any {
+            eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read");
         }
     }
 }
 
-/// Swaps in `path` whenever it changes and then stands still. `seen`: its stamp taken
-/// before the server first read it, so that a change in between is not missed.
-pub async fn watch(shared: Arc<Shared>, path: &Path, mut seen: Option<Stamp>) {
+/// Swaps `path` into the slot of `mount` (`None`: `--handler`'s) whenever it changes
+/// and then stands still. `seen`: its stamp taken before the server first read it, so
+/// that a change in between is not missed.
+pub async fn watch(
+    shared: Arc<Shared>,
+    mount: Option<String>,
+    path: &Path,
+    mut seen: Option<Stamp>,
+) {
     let mut pending = None;
     loop {
         tokio::time::sleep(POLL).await;
         let now = stamp(path);
         if now == seen {
             if pending.take().is_some() && now.is_some() {
-                shared.swap(path, false, true).await;
+                shared.swap(mount.as_deref(), path, false, true).await;
             }
             continue;
         }
