@@ -274,3 +274,53 @@ fn new_refuses_what_it_cannot_do() {
         );
     }
 }
+
+#[test]
+fn the_js_handler_reaches_static() {
+    let js = common::built_handler("js");
+    let out = check(&js, &["--require", "static"]);
+    let text = table(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("level: static (13 of 13 rules pass)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn new_js_project_builds_and_passes_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hello-js");
+    new_project("js", &dir);
+    assert!(dir.join("package.json").is_file());
+    // componentize-js from the cache guest/build-handlers installed (no npm install, so
+    // no network): the project needs no package of its own to build.
+    let componentize_js = std::path::Path::new(&common::built_handler("js"))
+        .parent()
+        .unwrap()
+        .join("../tools/node/node_modules/.bin/componentize-js");
+    let built = Command::new(componentize_js)
+        .current_dir(&dir)
+        .args([
+            "handler.js",
+            "--wit",
+            "wit",
+            "--world-name",
+            "sandserve",
+            "-d",
+        ])
+        .args(["stdio", "random", "clocks", "http", "fetch-event"])
+        .args(["-o", "handler.wasm"])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = check(
+        dir.join("handler.wasm").to_str().unwrap(),
+        &["--require", "seed"],
+    );
+    assert!(out.status.success(), "{}", table(&out));
+}

@@ -58,7 +58,7 @@ pub enum Command {
     /// Write a minimal working handler project into DIR (its build command is at the
     /// top of its source).
     New {
-        /// rust or python.
+        /// rust, python or js.
         #[arg(long, value_name = "LANG")]
         lang: String,
         #[arg(value_name = "DIR")]

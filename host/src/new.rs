@@ -1,4 +1,4 @@
-//! `sandserve new --lang rust|python DIR`: a minimal working handler project — the
+//! `sandserve new --lang rust|python|js DIR`: a minimal working handler project — the
 //! contract in `DIR/wit/`, a handler that serves the root's files with a 404 page, and
 //! its build command in the source's opening comment — so that a user needs nothing
 //! from this repository. The templates are `host/templates/`.
@@ -9,6 +9,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 
 const PYTHON: &[(&str, &str)] = &[("app.py", include_str!("../templates/python/app.py"))];
+const JS: &[(&str, &str)] = &[
+    ("handler.js", include_str!("../templates/js/handler.js")),
+    ("package.json", include_str!("../templates/js/package.json")),
+];
 const RUST: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
     ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
@@ -19,7 +23,8 @@ pub fn run(lang: &str, dir: &Path) -> Result<ExitCode> {
     let files = match lang {
         "python" => PYTHON,
         "rust" => RUST,
-        _ => bail!("--lang {lang}: the languages are rust and python"),
+        "js" => JS,
+        _ => bail!("--lang {lang}: the languages are rust, python and js"),
     };
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         bail!("{} is not empty", dir.display());

@@ -1,0 +1,48 @@
+// A sandserve handler in JavaScript: files of the root, 404 with the root's 404.html.
+//
+// Build:  npm install && npm run build, or by hand:
+//         npx componentize-js handler.js --wit wit --world-name sandserve -d stdio random clocks http fetch-event -o handler.wasm
+// Try:    sandserve check handler.wasm
+// Serve:  sandserve --root SITE --handler handler.wasm
+//
+// (`-d …` leaves out every WASI feature: the handler needs none, so the host links none.)
+
+import { stat } from 'sandserve:server/root@0.3.0';
+
+/// The size of the regular file `rel` of the root, or null.
+function found(rel) {
+  try {
+    const meta = stat(rel);
+    return meta.kind === 'file' ? meta.size : null;
+  } catch {
+    return null;
+  }
+}
+
+export const handler = {
+  handle(req) {
+    // The host has checked the head: `METHOD SP target SP HTTP/1.x`.
+    const line = String.fromCharCode(...req.head.subarray(0, req.head.indexOf(10)));
+    const [method, target] = line.trimEnd().split(' ');
+    const path = target.split('?')[0];
+    let rel = path.replace(/^\/+/, '') || 'index.html';
+    if (rel.endsWith('/')) rel += 'index.html';
+    let status = '200 OK';
+    let size = path.split('/').includes('..') ? null : found(rel);
+    if (size === null) {
+      [status, rel, size] = ['404 Not Found', '404.html', found('404.html')];
+    }
+    let body;
+    if (size === null) {
+      body = { tag: 'bytes', val: new TextEncoder().encode('not found\n') };
+      size = body.val.length;
+    } else {
+      // The host streams the file itself: its bytes never enter the handler.
+      body = { tag: 'file', val: { path: rel, offset: 0n, length: BigInt(size) } };
+    }
+    const date = new Date(Number(req.received.seconds) * 1000).toUTCString();
+    const head = `HTTP/1.1 ${status}\r\nDate: ${date}\r\nContent-Length: ${size}\r\n\r\n`;
+    if (method === 'HEAD') body = { tag: 'empty' };
+    return { head: new TextEncoder().encode(head), body, close: false };
+  },
+};
