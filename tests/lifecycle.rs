@@ -64,11 +64,15 @@ fn the_compiled_handler_is_cached_and_a_bad_entry_is_ignored() {
         first.log()
     );
     drop(first);
-    let entries: Vec<_> = std::fs::read_dir(&cache)
+    // One entry: the compiled code, and its checksum beside it.
+    let mut entries: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.sort();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].extension().unwrap(), "cwasm", "{entries:?}");
+    assert_eq!(entries[1], entries[0].with_extension("sha256"));
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);
@@ -95,6 +99,13 @@ fn the_compiled_handler_is_cached_and_a_bad_entry_is_ignored() {
     );
     assert_eq!(third.get("/a.txt").body, b"hello from a\n");
     drop(third);
+
+    // So is an entry without its checksum.
+    std::fs::remove_file(&entries[1]).unwrap();
+    let again = Server::start(&site.root, &["--cache-dir", cache_arg]);
+    assert!(again.log().contains("handler compiled in"), "{}", again.log());
+    assert_eq!(again.get("/a.txt").body, b"hello from a\n");
+    drop(again);
 
     // A directory other users can write to is never trusted.
     std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
