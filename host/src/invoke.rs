@@ -188,9 +188,13 @@ impl Invoker {
             },
         );
         store.limiter(|sandbox| &mut sandbox.limits);
-        // At every epoch tick the guest is still running, it yields to the executor, so
-        // a guest that loops does not hold its worker thread; once its time is up, it
-        // is interrupted (a trap, so a 500).
+        // From the second epoch tick the guest is still running, it yields to the
+        // executor at every tick, so a guest that loops holds its worker thread for at
+        // most two ticks at a time; once its time is up, it is interrupted (a trap, so a
+        // 500). Not at the first: a call that merely straddles a tick (a Python
+        // handler's 3 ms do, one in three) would yield too, and the worker would start
+        // the next request's instance meanwhile — in-flight instances, each with its
+        // own dirtied memory, would pile up to the number of connections.
         let budget = self.deadline_ticks;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut store| {
@@ -198,6 +202,8 @@ impl Invoker {
             *ticks += 1;
             Ok(if *ticks >= budget {
                 UpdateDeadline::Interrupt
+            } else if *ticks == 1 {
+                UpdateDeadline::Continue(1)
             } else {
                 UpdateDeadline::Yield(1)
             })
