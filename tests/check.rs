@@ -140,6 +140,34 @@ fn diff_shows_what_two_handlers_answer_differently() {
         text.contains("GET /a.txt HTTP/1.1 [Range: bytes=0-4]\n    status 206 → 200"),
         "{text}"
     );
+    // And nothing a reader would not expect: a plain file has the same status, type,
+    // length and body through both, and lacks only the fields the seed never sent; a
+    // miss is the same 404 page, less `nosniff`.
+    let fields = |line: &str| -> Vec<String> {
+        let block = text
+            .split(&format!("{line}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line} differs: {text}"));
+        block
+            .lines()
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| l.split(':').next().unwrap().trim().to_owned())
+            .collect()
+    };
+    let missing = [
+        "- x-content-type-options",
+        "- vary",
+        "- etag",
+        "- last-modified",
+        "- accept-ranges",
+    ];
+    assert_eq!(fields("GET /a.txt HTTP/1.1"), missing, "{text}");
+    assert_eq!(fields("HEAD /a.txt HTTP/1.1"), missing, "{text}");
+    assert_eq!(
+        fields("GET /missing.txt HTTP/1.1"),
+        ["- x-content-type-options"],
+        "{text}"
+    );
 
     // Recorded requests against a site of one's own.
     let site = common::site();

@@ -103,7 +103,11 @@ fn the_compiled_handler_is_cached_and_a_bad_entry_is_ignored() {
     // So is an entry without its checksum.
     std::fs::remove_file(&entries[1]).unwrap();
     let again = Server::start(&site.root, &["--cache-dir", cache_arg]);
-    assert!(again.log().contains("handler compiled in"), "{}", again.log());
+    assert!(
+        again.log().contains("handler compiled in"),
+        "{}",
+        again.log()
+    );
     assert_eq!(again.get("/a.txt").body, b"hello from a\n");
     drop(again);
 
