@@ -262,9 +262,11 @@ async fn shadow_check(
         report.differing += 1;
         if report.differences.len() < SHOWN {
             let line = request::request_line(&recent.head);
-            report
-                .differences
-                .push(format!("{line}: {}", differences.join("; ")));
+            let shown = format!("{line}: {}", differences.join("; "));
+            // The same request answered the same way again tells the reader nothing new.
+            if !report.differences.contains(&shown) {
+                report.differences.push(shown);
+            }
         }
         if enough {
             break;
