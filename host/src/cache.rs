@@ -16,6 +16,7 @@
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,9 @@ pub fn component(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<(C
     let Some(dir) = dir else {
         return Ok((compile(engine, bytes)?, Origin::Compiled));
     };
-    let entry = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    // `.v2`: since entries are mapped, the checksum is no longer inside them; an older
+    // server's entries (checksum appended) and ours never meet under one name.
+    let entry = dir.join(format!("{}.v2.cwasm", key(engine, bytes)));
     if let Some(component) = load(engine, dir, &entry) {
         return Ok((component, Origin::Cached));
     }
@@ -94,17 +97,24 @@ fn load(engine: &Engine, dir: &Path, entry: &Path) -> Option<Component> {
     check_private(dir).ok()?;
     let checksum = fs::read(entry.with_extension("sha256")).ok()?;
     // Hashed as it streams by, so that checking a large entry costs no memory.
+    let mut file = fs::File::open(entry).ok()?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut fs::File::open(entry).ok()?, &mut hasher).ok()?;
+    std::io::copy(&mut file, &mut hasher).ok()?;
     if hasher.finalize().as_slice() != checksum.as_slice() {
         return None;
     }
+    // The very file hashed, through its descriptor: a rename over `entry` meanwhile
+    // cannot slip unchecked code in (wasmtime 48 maps only by path).
+    let hashed = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
     // SAFETY: `deserialize_file` maps and runs the machine code in the file, which must
-    // not change while it is mapped. The file is what `store` wrote: the directory is
-    // ours and closed to other users, entries are only ever replaced by a rename (the
-    // mapping keeps the old file), and the checksum proves it whole. wasmtime itself
-    // rejects an artifact from another version or configuration.
-    unsafe { Component::deserialize_file(engine, entry) }.ok()
+    // not change while it is mapped (written in place, a mapped file would change the
+    // code run, or fault). The file is what `store` wrote: the directory is ours and
+    // closed to other users, entries are only ever replaced by a rename (a mapping
+    // keeps the file it mapped), and the checksum proves this one whole. wasmtime
+    // itself rejects an artifact from another version or configuration.
+    let component = unsafe { Component::deserialize_file(engine, &hashed) }.ok();
+    drop(file);
+    component
 }
 
 fn store(dir: &Path, entry: &Path, component: &Component) -> Result<()> {
@@ -122,7 +132,9 @@ fn store(dir: &Path, entry: &Path, component: &Component) -> Result<()> {
 
 /// Writes `path` as a temporary file beside it, synced, then renamed over it.
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".tmp{}", std::process::id()));
+    let temp = PathBuf::from(temp);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
