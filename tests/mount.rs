@@ -133,6 +133,27 @@ fn a_mount_is_swapped_and_rolled_back_alone() {
     assert_eq!(mount["kept"].as_array().unwrap().len(), 1);
     assert_eq!(status["live"]["source"], BUILT_IN_WASM);
     assert_eq!(status["kept"].as_array().unwrap().len(), 0);
+    // Each slot has its own last swap.
+    assert_eq!(mount["last_swap"]["outcome"], "swapped");
+    assert_eq!(mount["last_swap"]["mount"], "/m/");
+    assert_eq!(status["last_swap"], Value::Null);
+    // `?mount` without a prefix is refused, not taken for the --handler slot.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "--unix-socket",
+        ])
+        .arg(&socket)
+        .args(["--data-binary", NAIVE_WASM, "http://admin/swap?mount"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "400");
 
     // A rollback of the mount leaves the --handler slot as it is, and the other way.
     let out = admin(&socket, &["rollback", "--mount", "/m"]);

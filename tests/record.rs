@@ -105,6 +105,67 @@ fn heads_are_recorded_without_credentials_and_replayed_by_diff() {
 }
 
 #[test]
+fn a_mounted_handler_s_heads_are_recorded_as_it_saw_them() {
+    let site = site();
+    let file = site.parent.path().join("heads.jsonl");
+    // A file that exists already, readable by others: the recording makes it private.
+    std::fs::write(&file, "").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mount = format!("/m/={NAIVE_WASM}");
+    let server = Server::start(
+        &site.root,
+        &["--record", file.to_str().unwrap(), "--mount", &mount],
+    );
+    for target in ["/a.txt", "/m/b.txt", "/m"] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert!(server.request(&raw).status < 400, "{target}");
+    }
+    let lines = recorded(&file, 2);
+    // The host's own 301 for `/m` was decided by no handler: not recorded.
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["mount"], Value::Null);
+    assert!(
+        lines[0]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET /a.txt ")
+    );
+    assert_eq!(lines[1]["mount"], "/m/");
+    assert!(
+        lines[1]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET /b.txt ")
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    // `diff --mount` replays that slot's heads alone.
+    let diff = |mount: &str| {
+        let out = Command::new(BIN)
+            .args(["diff", BUILT_IN_WASM, NAIVE_WASM, "--requests"])
+            .arg(&file)
+            .args(["--mount", mount, "--root"])
+            .arg(&site.root)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (text, _) = diff("/m");
+    assert!(
+        text.contains("GET /b.txt HTTP/1.1") && !text.contains("/a.txt"),
+        "{text}"
+    );
+    assert!(text.contains("1 requests, 1 differ"), "{text}");
+    let (_, err) = diff("/other/");
+    assert!(err.contains("no requests of --mount /other/"), "{err}");
+}
+
+#[test]
 fn bad_recording_flags_are_one_line_and_status_1() {
     let site = site();
     let file = site.parent.path().join("r.jsonl");

@@ -100,6 +100,11 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
         return reply(stream, 400, &error).await;
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let Ok(mount) = mount_of(query) else {
+        let error = json!({"error": "?mount= needs a --mount prefix, percent-encoded"});
+        return reply(stream, 400, &error).await;
+    };
+    let mount = mount.as_deref();
     let (status, value) = match (method.as_str(), path) {
         ("GET", "/status") => (200, status(shared)),
         ("POST", "/swap") => {
@@ -112,9 +117,7 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 )
             } else {
                 let force = query.split('&').any(|p| p == "force=1" || p == "force");
-                let report = shared
-                    .swap(mount_of(query).as_deref(), &file, force, false)
-                    .await;
+                let report = shared.swap(mount, &file, force, false).await;
                 let code = if report.outcome == "refused" {
                     409
                 } else {
@@ -123,7 +126,7 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
                 (code, serde_json::to_value(report).unwrap_or_default())
             }
         }
-        ("POST", "/rollback") => match shared.rollback(mount_of(query).as_deref()) {
+        ("POST", "/rollback") => match shared.rollback(mount) {
             Ok(version) => (200, json!({"live": describe(&version)})),
             Err(why) => (409, json!({"error": why})),
         },
@@ -213,34 +216,41 @@ fn describe(version: &Version) -> Value {
     })
 }
 
-/// The `mount=PREFIX` of a query, percent-decoded: the slot a swap or rollback is for.
-fn mount_of(query: &str) -> Option<String> {
-    query
+/// The `mount=PREFIX` of a query, percent-decoded: the slot a swap or rollback is for
+/// (`None`: `--handler`'s). A `mount` without a prefix is an error, not `--handler`.
+fn mount_of(query: &str) -> Result<Option<String>, ()> {
+    let Some(pair) = query
         .split('&')
-        .find_map(|pair| pair.strip_prefix("mount="))
-        .map(|value| {
+        .find(|pair| *pair == "mount" || pair.starts_with("mount="))
+    else {
+        return Ok(None);
+    };
+    match pair.strip_prefix("mount=").filter(|v| !v.is_empty()) {
+        Some(value) => Ok(Some(
             percent_encoding::percent_decode_str(value)
                 .decode_utf8_lossy()
-                .into_owned()
-        })
+                .into_owned(),
+        )),
+        None => Err(()),
+    }
 }
 
 /// The `--handler` slot at the top level (as before mounts), each mount under `mounts`.
 fn status(shared: &Shared) -> Value {
-    let slot = |live: &crate::live::Live| {
+    let slot = |slot: &crate::mount::Slot| {
         json!({
-            "live": describe(&live.current()),
-            "kept": live.previous().iter().map(|v| describe(v)).collect::<Vec<_>>(),
+            "live": describe(&slot.live.current()),
+            "kept": slot.live.previous().iter().map(|v| describe(v)).collect::<Vec<_>>(),
+            "last_swap": shared.last_swap(slot),
         })
     };
-    let mut answer = slot(&shared.mounts.default_slot().live);
-    answer["last_swap"] = serde_json::to_value(shared.last_swap()).unwrap_or_default();
+    let mut answer = slot(shared.mounts.default_slot());
     answer["mounts"] = shared
         .mounts
         .all()
         .iter()
         .filter_map(|s| {
-            let mut one = slot(&s.live);
+            let mut one = slot(s);
             one["prefix"] = json!(s.prefix.as_ref()?);
             Some(one)
         })

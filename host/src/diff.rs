@@ -22,13 +22,22 @@ const SHOWN: usize = 5;
 #[derive(Deserialize)]
 struct Recorded {
     head: String,
+    /// The `--mount` prefix whose handler decided it (`--record`); none: `--handler`'s.
+    #[serde(default)]
+    mount: Option<String>,
 }
 
-/// Runs the corpus (or `requests`) through `a` and `b` and prints each request that
-/// differs, then a summary. Exit status 1 when any differs.
-pub fn run(a: &Path, b: &Path, requests: Option<&Path>, root: Option<&Path>) -> Result<ExitCode> {
+/// Runs the corpus (or `requests`: a file, and the mount whose heads alone to take)
+/// through `a` and `b` and prints each request that differs, then a summary. Exit
+/// status 1 when any differs.
+pub fn run(
+    a: &Path,
+    b: &Path,
+    requests: Option<(&Path, Option<&str>)>,
+    root: Option<&Path>,
+) -> Result<ExitCode> {
     let heads = match requests {
-        Some(file) => read_requests(file)?,
+        Some((file, mount)) => read_requests(file, mount)?,
         None => corpus().into_iter().map(String::into_bytes).collect(),
     };
     let lab = Lab::new(root)?;
@@ -90,7 +99,7 @@ fn label(head: &[u8]) -> String {
     }
 }
 
-fn read_requests(file: &Path) -> Result<Vec<Vec<u8>>> {
+fn read_requests(file: &Path, mount: Option<&str>) -> Result<Vec<Vec<u8>>> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("--requests {}: cannot read", file.display()))?;
     let mut heads = Vec::new();
@@ -106,6 +115,15 @@ fn read_requests(file: &Path) -> Result<Vec<Vec<u8>>> {
                 n + 1
             )
         })?;
+        let taken = mount.is_none_or(|wanted| {
+            recorded
+                .mount
+                .as_deref()
+                .is_some_and(|m| m == wanted || m.strip_suffix('/') == Some(wanted))
+        });
+        if !taken {
+            continue;
+        }
         let head = crate::record::head_bytes(&recorded.head).with_context(|| {
             format!(
                 "--requests {} line {}: a head is bytes, one character (U+0000 to U+00FF) each",
@@ -116,7 +134,13 @@ fn read_requests(file: &Path) -> Result<Vec<Vec<u8>>> {
         heads.push(head);
     }
     if heads.is_empty() {
-        bail!("--requests {}: no requests in it", file.display());
+        match mount {
+            Some(mount) => bail!(
+                "--requests {}: no requests of --mount {mount} in it",
+                file.display()
+            ),
+            None => bail!("--requests {}: no requests in it", file.display()),
+        }
     }
     Ok(heads)
 }

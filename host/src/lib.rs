@@ -23,7 +23,7 @@
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
-//! `config` turns the command line into a checked `Config` (`units` reads its values);
+//! `config` turns the command line (`cli`) into a checked `Config` (`units` reads its values);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
 //! runs handlers outside a server for both), `new` writes a handler project;
@@ -33,6 +33,7 @@ pub mod admin;
 pub mod bindings;
 pub mod cache;
 pub mod check;
+pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod connection;

@@ -20,8 +20,12 @@ fn main() -> ExitCode {
             a,
             b,
             requests,
+            mount,
             root,
-        }) => sandserve::diff::run(&a, &b, requests.as_deref(), root.as_deref()),
+        }) => {
+            let requests = requests.as_deref().map(|file| (file, mount.as_deref()));
+            sandserve::diff::run(&a, &b, requests, root.as_deref())
+        }
         None => start(cli.serve).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {

@@ -1,8 +1,10 @@
-//! `--record FILE`: every request head a handler is asked to decide, appended to FILE
-//! as a JSON line (`{"at": SECONDS, "head": "GET / HTTP/1.1\r\n…"}`) for `sandserve diff
-//! --requests FILE` to replay. Credentials are left out — the `Cookie`,
-//! `Authorization` and `Proxy-Authorization` lines — unless `--record-keep NAME` says
-//! otherwise; the file is made mode 0600 all the same (targets carry tokens too).
+//! `--record FILE`: every request head a handler is asked to decide, as that handler
+//! saw it, appended to FILE as a JSON line (`{"at": SECONDS, "mount": null, "head":
+//! "GET / HTTP/1.1\r\n…"}`; `mount` names the `--mount` prefix whose handler decided
+//! it) for `sandserve diff --requests FILE` to replay. Credentials are left out — the
+//! `Cookie`, `Authorization` and `Proxy-Authorization` lines — unless `--record-keep
+//! NAME` says otherwise; the file is made mode 0600 all the same, new or not (targets
+//! carry tokens too).
 //!
 //! Serving never waits on the disk: heads go through a bounded queue to a thread of
 //! their own, which writes in batches and flushes whenever the queue runs dry; when the
@@ -13,11 +15,11 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
@@ -45,12 +47,6 @@ impl Recorder {
     /// Opens `path` for appending (made 0600 if new) and starts the writer. `keep`:
     /// names of `LEFT_OUT` fields to record all the same.
     pub fn open(path: &Path, keep: &[String]) -> Result<Recorder> {
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("--record {}: cannot open", path.display()))?;
         for name in keep {
             if !LEFT_OUT.contains(&name.to_ascii_lowercase().as_str()) {
                 bail!(
@@ -64,6 +60,15 @@ impl Recorder {
             .filter(|name| !keep.iter().any(|k| k.eq_ignore_ascii_case(name)))
             .map(|name| name.to_string())
             .collect();
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("--record {}: cannot open", path.display()))?;
+        // An existing file keeps its mode on open: make it ours alone too.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("--record {}: cannot make it private", path.display()))?;
         let (queue, incoming) = sync_channel(QUEUE);
         std::thread::Builder::new()
             .name("sandserve-record".into())
@@ -77,9 +82,10 @@ impl Recorder {
         })
     }
 
-    /// Queues one head (as the client sent it, less the left-out fields).
-    pub fn record(&self, head: &[u8]) {
-        let line = line(&without(head, &self.left_out), SystemTime::now());
+    /// Queues one head as the handler of `mount` (`None`: `--handler`'s) saw it, less
+    /// the left-out fields.
+    pub fn record(&self, head: &[u8], mount: Option<&str>) {
+        let line = line(&without(head, &self.left_out), mount, SystemTime::now());
         if let Err(TrySendError::Full(_)) = self.queue.try_send(Message::Line(line)) {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
@@ -91,11 +97,31 @@ impl Recorder {
         }
     }
 
-    /// Waits (up to a second) until every head queued so far is written out.
+    /// Waits, a second at most whatever the disk does, until every head queued so far
+    /// is written out; says how many were dropped in all.
     pub fn flush(&self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
         let (done, wait) = sync_channel(1);
-        if self.queue.send(Message::Flush(done)).is_ok() {
-            let _ = wait.recv_timeout(Duration::from_secs(1));
+        let mut message = Message::Flush(done);
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) => {
+                    let _ = wait.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                    break;
+                }
+                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => break,
+            }
+        }
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            eprintln!(
+                "sandserve: --record {}: {dropped} heads were not recorded (the disk was behind)",
+                self.path.display()
+            );
         }
     }
 }
@@ -146,12 +172,12 @@ fn without(head: &[u8], left_out: &[String]) -> Vec<u8> {
         .collect()
 }
 
-/// One JSON line for `head`, received `at`.
-fn line(head: &[u8], at: SystemTime) -> Vec<u8> {
+/// One JSON line for `head`, decided by `mount`'s handler, received `at`.
+fn line(head: &[u8], mount: Option<&str>, at: SystemTime) -> Vec<u8> {
     let text: String = head.iter().map(|&b| char::from(b)).collect();
     let seconds = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut line = serde_json::to_vec(&serde_json::json!({"at": seconds, "head": text}))
-        .expect("a string always serialises");
+    let value = serde_json::json!({"at": seconds, "mount": mount, "head": text});
+    let mut line = serde_json::to_vec(&value).expect("a string always serialises");
     line.push(b'\n');
     line
 }
@@ -175,9 +201,10 @@ mod tests {
             kept,
             b"GET /a?t=1 HTTP/1.1\r\nHost: x\r\nX-Note: caf\xe9\r\n\r\n"
         );
-        let line = line(&kept, UNIX_EPOCH + Duration::from_secs(7));
+        let line = line(&kept, Some("/py/"), UNIX_EPOCH + Duration::from_secs(7));
         let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(value["at"], 7);
+        assert_eq!(value["mount"], "/py/");
         assert_eq!(head_bytes(value["head"].as_str().unwrap()).unwrap(), kept);
         assert_eq!(head_bytes("\u{100}"), None);
     }

@@ -169,7 +169,7 @@ impl Shared {
             Route::AddSlash(location) => return mount::add_slash(&location),
         };
         if let Some(recorder) = &self.recorder {
-            recorder.record(head);
+            recorder.record(&seen, slot.prefix.as_deref());
         }
         let version = slot.live.current();
         slot.live.remember(&seen, peer, index, head_request);
@@ -205,11 +205,17 @@ impl Shared {
         let Some(slot) = self.mounts.slot(mount) else {
             return Report::refusal(path, format!("no --mount {}", mount.unwrap_or_default()));
         };
-        let mut report = self
+        let report = self
             .swapper
-            .swap(&slot.live, &self.decider, path, force, wait)
+            .swap(
+                &slot.live,
+                slot.prefix.as_deref(),
+                &self.decider,
+                path,
+                force,
+                wait,
+            )
             .await;
-        report.mount = slot.prefix.clone();
         let sha = report.sha256.as_deref().unwrap_or("-");
         eprintln!(
             "sandserve: swap {} {}: {} {} ({} replayed, {} differ){}",
@@ -228,9 +234,9 @@ impl Shared {
         report
     }
 
-    /// The last swap's report.
-    pub fn last_swap(&self) -> Option<Report> {
-        self.swapper.last()
+    /// The last swap's report of `slot`.
+    pub fn last_swap(&self, slot: &Slot) -> Option<Report> {
+        self.swapper.last(slot.prefix.as_deref())
     }
 
     /// Makes the previous version of `mount`'s slot (`None`: `--handler`'s) live

@@ -5,6 +5,7 @@
 //! handler and the candidate side by side, in fresh instances as always — and only then
 //! the pointer flip in `live`. One swap is checked at a time; a second is refused.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -101,8 +102,10 @@ pub fn sha256(bytes: &[u8]) -> String {
 pub struct Swapper {
     engine: Arc<Engine>,
     max_size: u64,
+    /// One check at a time, whichever slot it is for: each takes the cores for itself.
     busy: tokio::sync::Mutex<()>,
-    last: Mutex<Option<Report>>,
+    /// Each slot's last report, by its `--mount` prefix (`None`: `--handler`'s).
+    last: Mutex<HashMap<Option<String>, Report>>,
 }
 
 impl Swapper {
@@ -111,21 +114,24 @@ impl Swapper {
             engine,
             max_size,
             busy: tokio::sync::Mutex::new(()),
-            last: Mutex::new(None),
+            last: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The last swap's report.
-    pub fn last(&self) -> Option<Report> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The last swap's report of the slot of `mount` (`None`: `--handler`'s).
+    pub fn last(&self, mount: Option<&str>) -> Option<Report> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.get(&mount.map(str::to_owned)).cloned()
     }
 
     /// Checks the component in `path` and makes it live if it passes (or `force`).
     /// `wait`: wait for a check under way to finish (SIGHUP, `--watch`) instead of
     /// refusing (an admin client, which can retry).
+    /// `mount`: the slot's `--mount` prefix, for the report (`None`: `--handler`'s).
     pub async fn swap(
         &self,
         live: &Live,
+        mount: Option<&str>,
         decider: &Decider,
         path: &Path,
         force: bool,
@@ -135,12 +141,16 @@ impl Swapper {
             Ok(busy) => busy,
             Err(_) if wait => self.busy.lock().await,
             Err(_) => {
-                return Report::new(&path.display().to_string())
+                let mut report = Report::new(&path.display().to_string())
                     .refused("another swap is being checked; try again when it is done");
+                report.mount = mount.map(str::to_owned);
+                return report;
             }
         };
-        let report = self.checked(live, decider, path, force).await;
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
+        let mut report = self.checked(live, decider, path, force).await;
+        report.mount = mount.map(str::to_owned);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.insert(report.mount.clone(), report.clone());
         report
     }
 

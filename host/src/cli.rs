@@ -1,0 +1,210 @@
+//! The command line as clap reads it: the subcommands and the server's flags, with
+//! their help texts and defaults. `config` checks what they say.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::control;
+use crate::units::{duration, percent, size};
+
+/// A static-file HTTP/1.1 server whose every request is decided inside a WebAssembly
+/// sandbox. Without a subcommand, serves; `swap`, `rollback` and `status` talk to a
+/// running server over its `--admin` socket; `wit` prints the handlers' contract,
+/// `check` tries a handler against a conformance suite, `diff` compares two, `new` starts one.
+#[derive(Debug, Parser)]
+#[command(name = "sandserve", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Args,
+}
+
+/// What `sandserve` can do besides serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Admin(control::Command),
+    /// Run FILE.wasm through a conformance suite in-process (fresh instances, a
+    /// temporary root) and print a table of rules with the level reached (seed, http,
+    /// static). Exit status 1 when below --require.
+    Check {
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+        /// The level the handler must reach.
+        #[arg(long, default_value = "seed", value_name = "LEVEL")]
+        require: String,
+    },
+    /// Send the same requests through A.wasm and B.wasm in-process and print what
+    /// differs (status, fields but Date, body kind and length), as the swap check
+    /// compares. Exit status 1 when any request differs.
+    Diff {
+        #[arg(value_name = "A.wasm")]
+        a: PathBuf,
+        #[arg(value_name = "B.wasm")]
+        b: PathBuf,
+        /// Request heads as JSON lines, {"head": "GET / HTTP/1.1\r\n…"} (as
+        /// --record writes them), instead of the built-in corpus.
+        #[arg(long, value_name = "FILE")]
+        requests: Option<PathBuf>,
+        /// Only the recorded heads that this --mount prefix's handler decided.
+        #[arg(long, value_name = "PREFIX", requires = "requests")]
+        mount: Option<String>,
+        /// Serve this directory to both, instead of the built-in corpus's root.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Write a minimal working handler project into DIR (its build command is at the
+    /// top of its source).
+    New {
+        /// rust, python or js.
+        #[arg(long, value_name = "LANG")]
+        lang: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
+    /// write it to DIR/sandserve.wit.
+    Wit {
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The frozen 0.2.0 contract instead (still served).
+        #[arg(long)]
+        compat: bool,
+    },
+}
+
+/// The server's flags.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Directory to serve.
+    #[arg(long, default_value = "./static", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// Request handler component (any component of the `sandserve` world); the built-in
+    /// handler when absent.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub handler: Option<PathBuf>,
+    /// Requests under PREFIX go to this handler instead, which sees them as if PREFIX
+    /// were `/` (`/py/a.txt` as `/a.txt`); repeatable, the longest prefix wins; each
+    /// mount is swapped on its own (`sandserve swap --mount PREFIX`).
+    #[arg(long = "mount", value_name = "PREFIX=FILE.wasm")]
+    pub mounts: Vec<String>,
+    /// Worker threads [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Refuse (403) requests whose User-Agent is missing or shorter than N characters;
+    /// 0 turns the rule off (the seed server used 60).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub min_user_agent_len: u32,
+    /// Serve files and directories whose name starts with `.` (refused by default).
+    #[arg(long)]
+    pub serve_dotfiles: bool,
+    /// List directories that have no index.html (HTML, or JSON for `Accept:
+    /// application/json`) instead of refusing them with 403.
+    #[arg(long)]
+    pub list_dirs: bool,
+    /// For single-page apps: serve FILE (relative to the root) with 200 for missing
+    /// paths that look like routes (no `.` in the last segment); missing assets stay 404.
+    #[arg(long, value_name = "FILE")]
+    pub fallback: Option<String>,
+    /// `Cache-Control` for every file not matched by a --cache-rule (none by default).
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+    /// `Cache-Control` for files matching a glob, checked in order before
+    /// --cache-control: `'assets/**=max-age=31536000, immutable'`. A glob without `/`
+    /// matches the file name in any directory (`*.css`).
+    #[arg(long = "cache-rule", value_name = "GLOB=VALUE")]
+    pub cache_rules: Vec<String>,
+    /// A field added to every response: `--header 'Permissions-Policy: camera=()'`.
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+    /// Longest time one handler call may run before it is stopped (a 500 that closes
+    /// the connection): `1s`, `250ms`.
+    #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
+    pub handler_timeout: Duration,
+    /// Linear memory one handler instance may use (beyond it, a 500): `64MiB`, `512KiB`.
+    #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
+    pub handler_memory: usize,
+    /// Let one handler instance serve up to N requests, one after the other (opt-in; 1,
+    /// the default, is a fresh instance per request). Faster, but state in the
+    /// instance's memory then survives from one request to the next: see BENCHMARKS.md.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub reuse_instances: u32,
+    /// Time a client has to send a complete request head: from connecting for the first
+    /// request, from its first byte for later ones (`10s`, `500ms`; a bare number is s).
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open.
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = duration)]
+    pub keepalive_timeout: Duration,
+    /// Time a response may wait for the client to take more bytes (a client that stops
+    /// reading is dropped after it).
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = duration)]
+    pub send_timeout: Duration,
+    /// Time in-flight responses get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
+    pub shutdown_grace: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: usize,
+    /// Requests served on one connection; the last one is answered with
+    /// `Connection: close`.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_requests: u32,
+    /// Longest request body (by its Content-Length) read and thrown away so that the
+    /// connection stays open; a longer or chunked body is left unread and the
+    /// connection closes after the response. Handlers never see request bodies.
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = size)]
+    pub max_discarded_body: usize,
+    /// Admin socket (a Unix socket, mode 0600, only this user): `sandserve swap`,
+    /// `rollback` and `status` use it [default: none, no admin channel]. Refused at
+    /// start if the path is taken by anything but a stale socket.
+    #[arg(long, value_name = "PATH")]
+    pub admin: Option<PathBuf>,
+    /// Swap in the --handler and --mount files whenever they change (checked like any
+    /// swap; atomic renames included; polled every 250 ms).
+    #[arg(long)]
+    pub watch: bool,
+    /// Append every request head a handler decides to FILE as JSON lines, for
+    /// `sandserve diff --requests FILE`; Cookie, Authorization and Proxy-Authorization
+    /// are left out.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Record this field too, although it is left out by default (repeatable).
+    #[arg(long = "record-keep", value_name = "NAME", requires = "record")]
+    pub record_keep: Vec<String>,
+    /// Recent request heads kept in memory (never on disk) for a swap to replay.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub shadow_requests: usize,
+    /// Previous handler versions kept compiled for rollback.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub keep_versions: usize,
+    /// After a swap, watch the new version for this long ...
+    #[arg(long, default_value = "30s", value_name = "TIME", value_parser = duration)]
+    pub rollback_window: Duration,
+    /// ... or this many of its requests, whichever ends first ...
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub rollback_requests: u64,
+    /// ... and swap back on its own when more than this share of its answers are
+    /// failures (5xx, traps) while the previous version's were not: `10%`.
+    #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = percent)]
+    pub rollback_threshold: f64,
+    /// Largest handler component a swap reads.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = size)]
+    pub max_handler_size: usize,
+    /// Where compiled handlers are cached between starts
+    /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the handler at every start instead of caching it.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not log a line per request.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
