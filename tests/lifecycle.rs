@@ -3,21 +3,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, Client, Server, pattern, site, write};
+use common::{Client, Server, pattern, refuses, site, write};
 
 /// Runs sandserve expecting it to refuse to start; returns its stderr.
-fn refuses(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{args:?}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
 #[test]
 fn bad_command_lines_get_one_line_and_exit_1() {
     let site = site();

@@ -318,6 +318,17 @@ pub fn count_responses(raw: &[u8]) -> usize {
         .count()
 }
 
+/// Runs the binary with `args` and expects a refusal: exit status 1 and one line on
+/// stderr (no panic), which it returns.
+pub fn refuses(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 /// A handler that `guest/build-handlers` built (not Rust, so not built by cargo):
 /// `target/handlers/NAME.wasm`, or under `$SANDSERVE_HANDLERS`. Missing is a failure,
 /// never a skip.
