@@ -352,3 +352,16 @@ fn new_js_project_builds_and_passes_the_check() {
     );
     assert!(out.status.success(), "{}", table(&out));
 }
+
+#[test]
+fn the_js_handler_on_quickjs_reaches_static_too() {
+    // The same guest/js/site.js as `js`, built by componentize-qjs (guest/build-handlers).
+    let js = common::built_handler("js-quickjs");
+    let out = check(&js, &["--require", "static"]);
+    let text = table(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("level: static (13 of 13 rules pass)"),
+        "{text}"
+    );
+}

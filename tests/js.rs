@@ -1,8 +1,11 @@
-//! The JavaScript handler (guest/js/, built by `guest/build-handlers` into js.wasm) over
-//! the real binary: the site's `_redirects` (redirects with splats and placeholders,
-//! rewrites) and `_headers` (fields on the paths they name only), and the static basics
-//! it must get right besides. Also its unit tests under plain node (`node --test`), so
-//! that `cargo test` runs them.
+//! The JavaScript handler (guest/js/, built by `guest/build-handlers` twice: js.wasm on
+//! SpiderMonkey by componentize-js, js-quickjs.wasm on QuickJS by componentize-qjs, the
+//! same guest/js/site.js behind two thin entries) over the real binary: the site's
+//! `_redirects` (redirects with splats and placeholders, rewrites) and `_headers`
+//! (fields on the paths they name only), and the static basics it must get right
+//! besides. Every socket test runs against both builds (`spidermonkey::…` and
+//! `quickjs::…`). Also its unit tests under plain node (`node --test`), so that `cargo
+//! test` runs them.
 
 mod common;
 
@@ -10,7 +13,30 @@ use std::process::Command;
 
 use common::{SECRET, Server, site, write};
 
-const JS: &str = "js";
+/// One test function per build of the handler, named by its engine.
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod spidermonkey {
+            $(#[test]
+            fn $test() {
+                super::$test("js");
+            })*
+        }
+        mod quickjs {
+            $(#[test]
+            fn $test() {
+                super::$test("js-quickjs");
+            })*
+        }
+    };
+}
+
+on_both_engines!(
+    redirects_and_rewrites_follow_the_sites_rules,
+    headers_apply_to_the_paths_they_name_only,
+    the_static_basics,
+    the_operators_policy,
+);
 
 const REDIRECTS: &str = "\
 # sections that moved
@@ -45,14 +71,14 @@ fn rules_site() -> common::Site {
     site
 }
 
-fn start(site: &common::Site, args: &[&str]) -> Server {
-    common::start_built(&site.root, JS, args)
+/// A server running the build `build` (`js` or `js-quickjs`) of the handler.
+fn start(site: &common::Site, build: &str, args: &[&str]) -> Server {
+    common::start_built(&site.root, build, args)
 }
 
-#[test]
-fn redirects_and_rewrites_follow_the_sites_rules() {
+fn redirects_and_rewrites_follow_the_sites_rules(build: &str) {
     let site = rules_site();
-    let server = start(&site, &[]);
+    let server = start(&site, build, &[]);
     let page_404 = std::fs::read(site.root.join("404.html")).unwrap();
 
     // Redirects: their status and Location, placeholders filled, the query kept.
@@ -91,10 +117,9 @@ fn redirects_and_rewrites_follow_the_sites_rules() {
     assert_eq!(server.get("/a.txt").status, 200);
 }
 
-#[test]
-fn headers_apply_to_the_paths_they_name_only() {
+fn headers_apply_to_the_paths_they_name_only(build: &str) {
     let site = rules_site();
-    let server = start(&site, &[]);
+    let server = start(&site, build, &[]);
 
     let r = server.get("/b.txt");
     assert_eq!(r.status, 200);
@@ -118,12 +143,11 @@ fn headers_apply_to_the_paths_they_name_only() {
     assert_eq!(r.header("x-frame-options"), None, "{}", r.head);
 }
 
-#[test]
-fn the_static_basics() {
+fn the_static_basics(build: &str) {
     let site = rules_site();
     let big = common::pattern(100_000);
     write(&site.root, "big.bin", &big);
-    let server = start(&site, &["--header", "X-Op: yes"]);
+    let server = start(&site, build, &["--header", "X-Op: yes"]);
 
     // 200 with its fields; the operator's extra field on every answer.
     let r = server.get("/b.txt");
@@ -200,11 +224,11 @@ fn the_static_basics() {
     assert_eq!((r.status, r.text().as_str()), (404, "404 Not Found\n"));
 }
 
-#[test]
-fn the_operators_policy() {
+fn the_operators_policy(build: &str) {
     let site = rules_site();
     let server = start(
         &site,
+        build,
         &[
             "--min-user-agent-len",
             "20",
