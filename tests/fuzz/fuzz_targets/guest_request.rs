@@ -9,8 +9,8 @@ use std::io;
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use sandserve_guest::root::{Entry, Kind, Meta};
-use sandserve_guest::{Body, Chunk, Policy, Root};
+use sandserve_core::root::{Entry, Kind, Meta};
+use sandserve_core::{Body, Chunk, Policy, Root};
 
 /// `a.txt` (13 bytes), `.hidden`, `dir/` with `dir/index.html`, `404.html`.
 struct Fake;
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         fallback: (data.len() % 7 == 0).then(|| "a.txt".to_owned()),
         ..Policy::default()
     };
-    let response = sandserve_guest::handle(data, &policy, &Fake, SystemTime::now());
+    let response = sandserve_core::handle(data, &policy, &Fake, SystemTime::now());
     let mut fields = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Response::new(&mut fields);
     let status = parsed.parse(&response.head).expect("response head is not HTTP");

@@ -1,11 +1,11 @@
-//! The sandserve request handler: one raw request head in, one response decision out.
+//! The sandserve request logic: one raw request head in, one response decision out.
 //!
-//! This crate is compiled to a WebAssembly component (`wasm32-unknown-unknown`, made a
-//! component by `host/build.rs`; it imports only the host's `root`) that the host
-//! instantiates afresh for every request. Everything here except `component` is plain
-//! Rust that `cargo test -p sandserve-guest` runs natively. A request moves through:
+//! Plain Rust with no WIT and no wasm-only dependency, tested natively (`cargo test -p
+//! sandserve-core`). Two thin crates beside it make it a component: `guest/world` (the
+//! built-in handler, of the `sandserve` world, reading the root through the host's
+//! `root` import) and `guest/http` (a `wasi:http` proxy, for other engines). A request
+//! moves through:
 //!
-//! - `component` — the only module that sees the generated WIT bindings; converts.
 //! - `handler`   — the pipeline: parse → method → target → policy → resolve → respond.
 //! - `request`   — the request line and header section (RFC 9112).
 //! - `target`    — the request-target: its forms, the query, percent-decoding once.
@@ -15,8 +15,8 @@
 //! - `range`     — `Range: bytes=…`: the parts of a file to send, coalesced and capped.
 //! - `encoding`  — Accept-Encoding: which precompressed sibling (`.br`, `.zst`, `.gz`).
 //! - `listing`   — directory listings, HTML or JSON (`--list-dirs`).
-//! - `root`      — the handler's read-only view of the served root (the host's `root`).
-//! - `arena`     — (in wasm) the allocator: the instance's initial memory, then dlmalloc.
+//! - `root`      — the handler's read-only view of the served root (a trait; a
+//!   directory natively and under WASI).
 //! - `mime`      — file name → Content-Type.
 //! - `respond`   — a decision to response head bytes and a body.
 //! - `error`     — every way a request fails, each with one status.
@@ -34,13 +34,6 @@ pub mod resolve;
 pub mod respond;
 pub mod root;
 pub mod target;
-
-// Only where std's allocator grows the memory itself (dlmalloc on unknown-unknown);
-// under wasi-libc, malloc already owns the initial memory.
-#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
-mod arena;
-#[cfg(target_arch = "wasm32")]
-mod component;
 
 pub use handler::handle;
 pub use policy::Policy;

@@ -2,13 +2,13 @@
 //! a file (parse, decode, policy, stat, response head). Inside the sandbox the same code
 //! runs as WebAssembly, a little slower; `host/benches/guest_boundary.rs` measures that.
 //!
-//! `cargo bench -p sandserve-guest --bench parse`
+//! `cargo bench -p sandserve-core --bench parse`
 
 use std::time::SystemTime;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sandserve_guest::request::Request;
-use sandserve_guest::{DirRoot, Policy, handle};
+use sandserve_core::request::Request;
+use sandserve_core::{DirRoot, Policy, handle};
 
 const CURL: &[u8] = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
 const BROWSER: &[u8] = b"GET /assets/style.css?v=3 HTTP/1.1\r\nHost: localhost:8080\r\n\

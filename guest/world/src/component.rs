@@ -15,11 +15,11 @@ use exports::sandserve::server::handler::Guest;
 use sandserve::server::root::{self as host_root, Error as RootError, Kind as RootKind};
 use sandserve::server::types as wit;
 
-use crate::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
-use crate::{Body, Chunk, FileRange, Policy, Response};
+use sandserve_core::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
+use sandserve_core::{Body, Chunk, FileRange, Policy, Response};
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "../../wit",
     world: "sandserve",
 });
 
@@ -42,7 +42,7 @@ impl Guest for Component {
             fallback: p.fallback,
         };
         let received = time(request.received);
-        let response = crate::handle(&request.head, &policy, &HostRoot, received);
+        let response = sandserve_core::handle(&request.head, &policy, &HostRoot, received);
         to_wit(response)
     }
 }
