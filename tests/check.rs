@@ -41,13 +41,7 @@ fn result<'a>(table: &'a str, rule: &str) -> &'a str {
 
 #[test]
 fn the_shipped_handlers_reach_their_levels() {
-    let out = check(common::BUILT_IN_WASM, &["--require", "static"]);
-    assert!(out.status.success(), "{}", table(&out));
-    assert!(
-        table(&out).contains("level: static (13 of 13 rules pass)"),
-        "{}",
-        table(&out)
-    );
+    reaches_static(common::BUILT_IN_WASM);
 
     let seed = common::built_handler("seed-python");
     let out = check(&seed, &["--require", "http"]);
@@ -201,6 +195,28 @@ fn diff_shows_what_two_handlers_answer_differently() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
 
+/// A new project's build succeeded, and what it built reaches `seed`.
+fn built_and_reaches_seed(built: &Output, wasm: &std::path::Path) {
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = check(wasm.to_str().unwrap(), &["--require", "seed"]);
+    assert!(out.status.success(), "{}", table(&out));
+}
+
+/// `file` passes every rule: level `static`, 13 of 13.
+fn reaches_static(file: &str) {
+    let out = check(file, &["--require", "static"]);
+    let text = table(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("level: static (13 of 13 rules pass)"),
+        "{text}"
+    );
+}
+
 /// `sandserve new --lang LANG DIR` into a fresh folder.
 fn new_project(lang: &str, dir: &std::path::Path) {
     let out = sandserve("new", &["--lang", lang, dir.to_str().unwrap()]);
@@ -237,16 +253,7 @@ fn new_python_project_builds_and_passes_the_check() {
         ])
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let out = check(
-        dir.join("handler.wasm").to_str().unwrap(),
-        &["--require", "seed"],
-    );
-    assert!(out.status.success(), "{}", table(&out));
+    built_and_reaches_seed(&built, &dir.join("handler.wasm"));
 }
 
 #[test]
@@ -269,15 +276,9 @@ fn new_rust_project_builds_and_passes_the_check() {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
     let wasm = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("new-rust/wasm32-wasip2/release/hello_rs.wasm");
-    let out = check(wasm.to_str().unwrap(), &["--require", "seed"]);
-    assert!(out.status.success(), "{}", table(&out));
+    built_and_reaches_seed(&built, &wasm);
 }
 
 #[test]
@@ -305,14 +306,7 @@ fn new_refuses_what_it_cannot_do() {
 
 #[test]
 fn the_js_handler_reaches_static() {
-    let js = common::built_handler("js");
-    let out = check(&js, &["--require", "static"]);
-    let text = table(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("level: static (13 of 13 rules pass)"),
-        "{text}"
-    );
+    reaches_static(&common::built_handler("js"));
 }
 
 #[test]
@@ -341,27 +335,11 @@ fn new_js_project_builds_and_passes_the_check() {
         .args(["-o", "handler.wasm"])
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let out = check(
-        dir.join("handler.wasm").to_str().unwrap(),
-        &["--require", "seed"],
-    );
-    assert!(out.status.success(), "{}", table(&out));
+    built_and_reaches_seed(&built, &dir.join("handler.wasm"));
 }
 
 #[test]
 fn the_js_handler_on_quickjs_reaches_static_too() {
     // The same guest/js/site.js as `js`, built by componentize-qjs (guest/build-handlers).
-    let js = common::built_handler("js-quickjs");
-    let out = check(&js, &["--require", "static"]);
-    let text = table(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("level: static (13 of 13 rules pass)"),
-        "{text}"
-    );
+    reaches_static(&common::built_handler("js-quickjs"));
 }
