@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use sandserve_core::policy;
 
 use crate::bindings::wit;
 pub use crate::cli::{Args, Cli, Command};
@@ -151,15 +152,14 @@ impl Config {
         if args.handler_timeout < Duration::from_millis(1) {
             bail!("--handler-timeout: must be at least 1ms");
         }
+        // The syntax is the core's, shared with the wasi:http adapter's environment.
         let mut cache_rules = Vec::new();
         for rule in &args.cache_rules {
-            let Some((glob, value)) = rule.split_once('=') else {
-                bail!("--cache-rule {rule:?}: expected GLOB=VALUE");
-            };
-            cache_rules.push((glob.trim().to_owned(), field_value("--cache-rule", value)?));
+            cache_rules.push(policy::cache_rule(rule).map_err(|e| anyhow!("--cache-rule {e}"))?);
         }
         if let Some(value) = &args.cache_control {
-            cache_rules.push(("**".to_owned(), field_value("--cache-control", value)?));
+            let value = policy::field_value(value).map_err(|e| anyhow!("--cache-control: {e}"))?;
+            cache_rules.push(("**".to_owned(), value));
         }
         let headers = args
             .headers
@@ -214,55 +214,9 @@ impl Config {
     }
 }
 
-/// Fields the server writes itself; adding them with --header would contradict it.
-const MANAGED: &[&str] = &[
-    "accept-ranges",
-    "allow",
-    "cache-control",
-    "connection",
-    "content-encoding",
-    "content-length",
-    "content-range",
-    "content-type",
-    "date",
-    "etag",
-    "keep-alive",
-    "last-modified",
-    "location",
-    "server",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "vary",
-    "x-content-type-options",
-];
-
-/// `Name: value` for --header: a token, a value without control characters, and not a
-/// field the server manages itself.
+/// `Name: value` for --header (the core's syntax).
 fn header(text: &str) -> Result<(String, String)> {
-    let Some((name, value)) = text.split_once(':') else {
-        bail!("--header {text:?}: expected 'Name: value'");
-    };
-    if name.is_empty() || !name.bytes().all(crate::syntax::is_tchar) {
-        bail!("--header {text:?}: {name:?} is not a field name");
-    }
-    if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {
-        bail!(
-            "--header {text:?}: sandserve sets {name} itself (for Cache-Control, use --cache-control or --cache-rule)"
-        );
-    }
-    Ok((name.to_owned(), field_value("--header", value)?))
-}
-
-/// A field value: trimmed, not empty, no control characters (CR and LF would start a
-/// field of their own).
-fn field_value(flag: &str, value: &str) -> Result<String> {
-    let value = value.trim_matches([' ', '\t']);
-    if value.is_empty() || value.chars().any(|c| c.is_control() && c != '\t') {
-        bail!("{flag}: {value:?} is not a valid field value");
-    }
-    Ok(value.to_owned())
+    policy::extra_header(text).map_err(|e| anyhow!("--header {e}"))
 }
 
 /// `PREFIX=FILE.wasm` of `--mount`: the prefix a path of whole segments (visible ASCII

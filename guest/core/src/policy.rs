@@ -67,6 +67,72 @@ impl Policy {
     }
 }
 
+/// Fields the server writes itself; an operator's extra field naming one would
+/// contradict it.
+pub const MANAGED: &[&str] = &[
+    "accept-ranges",
+    "allow",
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-range",
+    "content-type",
+    "date",
+    "etag",
+    "keep-alive",
+    "last-modified",
+    "location",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "vary",
+    "x-content-type-options",
+];
+
+/// An operator's `Name: value` for `extra_headers`: a token, a field value, and not a
+/// field the server manages itself. The same syntax under every host (sandserve's
+/// `--header`, the wasi:http adapter's `SANDSERVE_HEADER`); the error names no flag.
+pub fn extra_header(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once(':') else {
+        return Err(format!("{text:?}: expected 'Name: value'"));
+    };
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(format!("{text:?}: {name:?} is not a field name"));
+    }
+    if MANAGED.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "{text:?}: sandserve sets {name} itself (for Cache-Control, use a cache rule)"
+        ));
+    }
+    Ok((name.to_owned(), field_value(value)?))
+}
+
+/// An operator's `GLOB=VALUE` Cache-Control rule.
+pub fn cache_rule(text: &str) -> Result<(String, String), String> {
+    let Some((glob, value)) = text.split_once('=') else {
+        return Err(format!("{text:?}: expected GLOB=VALUE"));
+    };
+    Ok((glob.trim().to_owned(), field_value(value)?))
+}
+
+/// A field value: trimmed, not empty, no control characters (CR and LF would start a
+/// field of their own).
+pub fn field_value(value: &str) -> Result<String, String> {
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!("{value:?} is not a valid field value"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A token character (RFC 9110 §5.6.2).
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Whether `path` matches `pattern`: `*` is any run of characters within a segment,
 /// `**` any run across segments. A pattern without `/` is matched against the last
 /// segment alone, so `*.css` means CSS files in any directory.
@@ -131,6 +197,24 @@ mod tests {
             ..Policy::default()
         };
         assert!(check(&allow, head, "/.well-known/x").is_ok());
+    }
+
+    #[test]
+    fn operator_fields() {
+        assert_eq!(
+            extra_header("Permissions-Policy: camera=()"),
+            Ok(("Permissions-Policy".into(), "camera=()".into()))
+        );
+        assert!(extra_header("no colon").is_err());
+        assert!(extra_header("Bad Name: x").is_err());
+        assert!(extra_header("content-length: 5").is_err());
+        assert!(extra_header("X: a\r\nSet-Cookie: b").is_err());
+        assert!(extra_header("X:  ").is_err());
+        assert_eq!(
+            cache_rule("assets/** = max-age=60, immutable"),
+            Ok(("assets/**".into(), "max-age=60, immutable".into()))
+        );
+        assert!(cache_rule("no-equals").is_err());
     }
 
     #[test]
