@@ -1,0 +1,175 @@
+//! The glue, and the only module that sees the WASI bindings: the engine's request to
+//! the core's head, the core's decision to the engine's response, and file bodies
+//! spliced from the root the engine preopened at `/` to the response stream.
+//!
+//! The core reads metadata through `DirRoot` (std's WASI filesystem, confined to the
+//! preopen by the engine), the same `Root` the native tests use; only the bodies need
+//! the descriptors themselves, for `read-via-stream`, so that no file passes through
+//! guest memory.
+
+use std::time::SystemTime;
+
+use sandserve_core::{Body, Chunk, DirRoot, FileRange, Policy};
+use wasip2::exports::http::incoming_handler::Guest;
+use wasip2::filesystem::preopens;
+use wasip2::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
+use wasip2::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use wasip2::io::streams::{OutputStream, StreamError};
+
+use crate::head::{self, Head};
+use crate::settings;
+
+/// Where the engine mounts the served directory (`--dir ROOT::/`, Spin's `files`).
+const ROOT: &str = "/";
+
+struct Component;
+
+impl Guest for Component {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let vars = wasip2::cli::environment::get_environment();
+        let policy = match settings::policy(vars.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+            Ok(policy) => policy,
+            Err(error) => {
+                // The operator's mistake, for the operator's log; the client learns
+                // only that the server is misconfigured.
+                eprintln!("sandserve-http: {error}");
+                return fail(out);
+            }
+        };
+        let method = method(&request.method());
+        let fields = request.headers().entries();
+        let head = head::request(
+            &method,
+            request.path_with_query().as_deref(),
+            request.authority().as_deref(),
+            &fields,
+        );
+        // A head that could not be built honestly is answered as one the core cannot
+        // read: 400.
+        let response = decide(head.as_deref().unwrap_or(b""), &policy);
+        let Some(reply) = head::response(&response.head) else {
+            eprintln!("sandserve-http: the core wrote a head that does not parse");
+            return fail(out);
+        };
+        send(reply, response.body, out);
+    }
+}
+
+fn decide(head: &[u8], policy: &Policy) -> sandserve_core::Response {
+    sandserve_core::handle(head, policy, &DirRoot::new(ROOT), SystemTime::now())
+}
+
+fn method(method: &Method) -> String {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Connect => "CONNECT",
+        Method::Options => "OPTIONS",
+        Method::Trace => "TRACE",
+        Method::Patch => "PATCH",
+        Method::Other(other) => other,
+    }
+    .to_owned()
+}
+
+/// Sends the head, then the body; a body that cannot be sent whole is left unfinished,
+/// which tells the engine to abort the response rather than end it short.
+fn send(reply: Head, body: Body, out: ResponseOutparam) {
+    let Some(response) = outgoing(&reply) else {
+        return fail(out);
+    };
+    let Ok(outgoing_body) = response.body() else {
+        return fail(out);
+    };
+    ResponseOutparam::set(out, Ok(response));
+    let Ok(stream) = outgoing_body.write() else {
+        return;
+    };
+    let sent = match body {
+        Body::Empty => Ok(()),
+        Body::Bytes(bytes) => write(&stream, &bytes),
+        Body::File(range) => splice(&stream, &range),
+        Body::Chunks(chunks) => chunks.iter().try_for_each(|chunk| match chunk {
+            Chunk::Bytes(bytes) => write(&stream, bytes),
+            Chunk::File(range) => splice(&stream, range),
+        }),
+    };
+    drop(stream);
+    if sent.is_ok() {
+        // For HEAD this fails (wasmtime: `HttpResponseBodySize`): the head says the
+        // GET's Content-Length and no body follows. The engine's HTTP/1 server sends
+        // no body for HEAD whatever the stream holds and keeps the connection, so the
+        // client gets the head RFC 9110 §9.3.2 asks for; the error is expected.
+        let _ = OutgoingBody::finish(outgoing_body, None);
+    }
+}
+
+fn outgoing(reply: &Head) -> Option<OutgoingResponse> {
+    let fields = Fields::from_list(&reply.fields).ok()?;
+    let response = OutgoingResponse::new(fields);
+    response.set_status_code(reply.status).ok()?;
+    Some(response)
+}
+
+/// A 500 the engine frames itself.
+fn fail(out: ResponseOutparam) {
+    let response = OutgoingResponse::new(Fields::new());
+    let _ = response.set_status_code(500);
+    ResponseOutparam::set(out, Ok(response));
+}
+
+fn write(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
+    // `blocking-write-and-flush` takes at most 4096 bytes a call.
+    while !bytes.is_empty() {
+        let n = bytes.len().min(4096);
+        stream.blocking_write_and_flush(&bytes[..n])?;
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
+/// The range of a file, moved by the engine from the file to the response stream. A
+/// file that ends before the range does (it shrank since the core looked) is an error:
+/// the response is aborted, never completed with other bytes.
+fn splice(stream: &OutputStream, range: &FileRange) -> Result<(), StreamError> {
+    let closed = |_| StreamError::Closed;
+    let file = root()
+        .ok_or(StreamError::Closed)?
+        .open_at(
+            PathFlags::SYMLINK_FOLLOW,
+            &range.path,
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        )
+        .map_err(closed)?;
+    let input = file.read_via_stream(range.offset).map_err(closed)?;
+    let mut left = range.length;
+    while left > 0 {
+        match stream.blocking_splice(&input, left) {
+            // Nothing moved from a blocking splice: the file has ended.
+            Ok(0) => return Err(StreamError::Closed),
+            Ok(n) => left = left.saturating_sub(n),
+            Err(error) => return Err(error),
+        }
+    }
+    // Every byte is in; a `Closed` from the flush after that is the engine having
+    // taken them all (seen with wasmtime), not a loss.
+    match stream.blocking_flush() {
+        Ok(()) | Err(StreamError::Closed) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+fn root() -> Option<Descriptor> {
+    preopens::get_directories()
+        .into_iter()
+        .find(|(_, path)| path == ROOT)
+        .map(|(descriptor, _)| descriptor)
+}
+
+wasip2::http::proxy::export!(Component);
