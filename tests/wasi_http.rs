@@ -410,8 +410,9 @@ fn a_wrong_setting_is_a_500_and_named_in_the_log() {
     }
 }
 
-/// The component as built: a `wasi:http/proxy` component whose imports are the proxy
-/// world's and, for the root and the policy, `wasi:filesystem` and `wasi:cli`.
+/// The component as built: a `wasi:http/proxy` component that imports the proxy world's
+/// types and, for the root and the policy, `wasi:filesystem` and `wasi:cli`; no sockets,
+/// no outgoing HTTP, no randomness.
 #[test]
 fn the_component_exports_the_standard_handler() {
     let wasm = common::built_handler("sandserve-http");
@@ -426,6 +427,10 @@ fn the_component_exports_the_standard_handler() {
         "{wit}"
     );
     assert!(!wit.contains("sandserve:server"), "{wit}");
+    // It asks for nothing beyond what serving a directory needs.
+    for absent in ["wasi:sockets", "wasi:http/outgoing-handler", "wasi:random"] {
+        assert!(!wit.contains(absent), "imports {absent}: {wit}");
+    }
     let size = std::fs::metadata(&wasm).unwrap().len();
     assert!(size < 2 << 20, "{size} bytes: a debug or unstripped build?");
 }
