@@ -6,7 +6,13 @@
 //!   the same for each mount under `mounts`;
 //! - `POST /swap` — body: the component's absolute path; `?force=1` skips the verdict
 //!   of the shadow check; 200 with the report when swapped or unchanged, 409 refused;
-//! - `POST /rollback` — 200 with the version now live, 409 when there is none.
+//! - `POST /rollback` — 200 with the version now live, 409 when there is none;
+//! - `GET /metrics` — Prometheus text (`metrics`); `GET /healthz` — 200 while the
+//!   process serves; `GET /readyz` — 200 while it accepts connections with its handlers
+//!   loaded, 503 once shutdown began.
+//!
+//! The last three are also what `--metrics ADDR` serves over TCP (`serve_metrics`), for
+//! scrapers and probes that cannot reach a Unix socket; swaps never are.
 //!
 //! `?mount=PREFIX` (percent-encoded) makes a swap or rollback the mount's instead of
 //! `--handler`'s.
@@ -105,6 +111,9 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
         return reply(stream, 400, &error).await;
     };
     let mount = mount.as_deref();
+    if let Some((status, kind, body)) = probe(&method, path, shared) {
+        return send(stream, status, kind, body.as_bytes()).await;
+    }
     let (status, value) = match (method.as_str(), path) {
         ("GET", "/status") => (200, status(shared)),
         ("POST", "/swap") => {
@@ -133,14 +142,69 @@ async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> 
         (_, "/status" | "/swap" | "/rollback") => (405, json!({"error": "wrong method"})),
         _ => (
             404,
-            json!({"error": "routes: GET /status, POST /swap, POST /rollback"}),
+            json!({"error": "routes: GET /status, POST /swap, POST /rollback, GET /metrics, GET /healthz, GET /readyz"}),
         ),
     };
     reply(stream, status, &value).await
 }
 
+/// `/metrics`, `/healthz` and `/readyz`: status, content type and body; `None` for
+/// any other route.
+fn probe(method: &str, path: &str, shared: &Shared) -> Option<(u16, &'static str, String)> {
+    let text = "text/plain; charset=utf-8";
+    let answer = match path {
+        "/metrics" | "/healthz" | "/readyz" if method != "GET" => {
+            (405, text, "GET only\n".to_owned())
+        }
+        "/metrics" => (
+            200,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            shared.metrics_text(),
+        ),
+        "/healthz" => (200, text, "alive\n".to_owned()),
+        "/readyz" if shared.accepting.load(Ordering::Relaxed) => (200, text, "ready\n".to_owned()),
+        "/readyz" => (503, text, "shutting down\n".to_owned()),
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `--metrics ADDR`, one request per
+/// connection, bounded like the admin socket; everything else is 404.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((mut stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let request = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
+            let (status, kind, body) = match request {
+                Ok(Ok((method, target, _))) => {
+                    let path = target.split('?').next().unwrap_or_default();
+                    probe(&method, path, &shared).unwrap_or((
+                        404,
+                        "text/plain; charset=utf-8",
+                        "routes: GET /metrics, /healthz, /readyz\n".to_owned(),
+                    ))
+                }
+                _ => (400, "text/plain; charset=utf-8", "bad request\n".to_owned()),
+            };
+            let _ = send(stream, status, kind, body.as_bytes()).await;
+        });
+    }
+}
+
 /// The method, target and body of one request.
-async fn read_request(stream: &mut UnixStream) -> Result<(String, String, Vec<u8>)> {
+async fn read_request(
+    stream: &mut (impl AsyncReadExt + Unpin),
+) -> Result<(String, String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -182,23 +246,33 @@ async fn read_request(stream: &mut UnixStream) -> Result<(String, String, Vec<u8
     }
 }
 
-async fn reply(mut stream: UnixStream, status: u16, value: &Value) -> std::io::Result<()> {
+async fn reply(stream: UnixStream, status: u16, value: &Value) -> std::io::Result<()> {
     let body = format!("{value}\n");
+    send(stream, status, "application/json", body.as_bytes()).await
+}
+
+async fn send(
+    mut stream: impl AsyncWriteExt + Unpin,
+    status: u16,
+    kind: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        503 => "Service Unavailable",
         _ => "Conflict",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n\
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
+    stream.write_all(body).await?;
     stream.shutdown().await
 }
 

@@ -166,6 +166,10 @@ pub struct Args {
     /// start if the path is taken by anything but a stale socket.
     #[arg(long, value_name = "PATH")]
     pub admin: Option<PathBuf>,
+    /// Also serve `GET /metrics` (Prometheus text), `/healthz` and `/readyz` on this
+    /// TCP address, plain HTTP and nothing else (they are on `--admin` too).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Swap in the --handler and --mount files whenever they change (checked like any
     /// swap; atomic renames included; polled every 250 ms).
     #[arg(long)]

@@ -49,6 +49,7 @@ pub struct Config {
     pub max_requests: u32,
     pub max_discarded_body: u64,
     pub admin: Option<PathBuf>,
+    pub metrics: Option<SocketAddr>,
     pub watch: bool,
     pub record: Option<PathBuf>,
     pub record_keep: Vec<String>,
@@ -95,6 +96,14 @@ impl Config {
             .listen
             .parse()
             .with_context(|| format!("--listen {}: not an IP:port address", args.listen))?;
+        let metrics = args
+            .metrics
+            .as_deref()
+            .map(|addr| {
+                addr.parse()
+                    .with_context(|| format!("--metrics {addr}: not an IP:port address"))
+            })
+            .transpose()?;
         let handler = match args.handler {
             None => HandlerSource::BuiltIn,
             Some(path) => {
@@ -195,6 +204,7 @@ impl Config {
             max_requests: args.max_requests,
             max_discarded_body: args.max_discarded_body as u64,
             admin: args.admin,
+            metrics,
             watch: args.watch,
             record: args.record,
             record_keep: args.record_keep,

@@ -232,13 +232,31 @@ impl Invoker {
 
 /// A failed call as one log line: what went wrong (`interrupt` for a deadline,
 /// `unreachable` for a panic, the refused memory growth) without the wasm backtrace
-/// that wasmtime puts in front of it over several lines.
+/// that wasmtime puts in front of it over several lines; the trap kept for the metrics.
 fn one_line(error: wasmtime::Error) -> anyhow::Error {
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => anyhow::anyhow!("the handler failed: {trap}"),
-        None => anyhow::anyhow!("the handler failed: {}", error.root_cause()),
+    let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+    let text = match trap {
+        Some(trap) => format!("the handler failed: {trap}"),
+        None => format!("the handler failed: {}", error.root_cause()),
+    };
+    anyhow::Error::new(CallFailed { trap, text })
+}
+
+/// A handler call that failed: its one-line account, and the trap if it was one
+/// (`Trap::Interrupt`: stopped at its deadline).
+#[derive(Debug)]
+pub struct CallFailed {
+    pub trap: Option<wasmtime::Trap>,
+    text: String,
+}
+
+impl std::fmt::Display for CallFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
+
+impl std::error::Error for CallFailed {}
 
 #[cfg(test)]
 mod tests {

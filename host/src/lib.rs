@@ -23,6 +23,7 @@
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
+//! `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
 //! `config` turns the command line (`cli`) into a checked `Config` (`units` reads its values);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
@@ -45,6 +46,7 @@ pub mod engine;
 pub mod invoke;
 pub mod lab;
 pub mod live;
+pub mod metrics;
 pub mod mount;
 pub mod new;
 pub mod plan;

@@ -54,6 +54,14 @@ fn start(args: Args) -> Result<()> {
             .as_deref()
             .map(sandserve::admin::bind)
             .transpose()?;
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("--metrics {addr}: cannot bind"))?,
+            ),
+            None => None,
+        };
         // Each watched file's stamp before the server first reads it.
         let mut watched = Vec::new();
         if config.watch {
@@ -82,6 +90,14 @@ fn start(args: Args) -> Result<()> {
         );
         if let Some(admin) = admin {
             tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
+        }
+        if let Some(metrics) = metrics {
+            // Not an http:// URL: the serving line above is the one to connect to.
+            eprintln!(
+                "sandserve: metrics on {} (GET /metrics, /healthz, /readyz)",
+                metrics.local_addr()?
+            );
+            tokio::spawn(sandserve::admin::serve_metrics(metrics, shared.clone()));
         }
         tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
         for (mount, path, seen) in watched {

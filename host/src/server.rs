@@ -23,6 +23,7 @@ use crate::decide::Decider;
 use crate::engine::{BUILT_IN_HANDLER, Engine};
 use crate::invoke::{Handler, Invoker};
 use crate::live::{Live, RollbackRule, Version};
+use crate::metrics::Metrics;
 use crate::mount::{self, Mounts, Route, Slot};
 use crate::record::Recorder;
 use crate::request;
@@ -53,6 +54,10 @@ pub struct Shared {
     recorder: Option<Recorder>,
     pub limits: Limits,
     access_log: bool,
+    /// What is counted for `/metrics`.
+    pub metrics: Metrics,
+    /// Cleared when shutdown begins: `/readyz` then says 503.
+    pub accepting: std::sync::atomic::AtomicBool,
     /// How the handlers were obtained and how long it took, for the start-up line.
     pub handler_origin: String,
 }
@@ -149,6 +154,8 @@ impl Shared {
                 shutdown_grace: config.shutdown_grace,
             },
             access_log: config.access_log,
+            metrics: Metrics::new(),
+            accepting: std::sync::atomic::AtomicBool::new(true),
             handler_origin,
         })
     }
@@ -173,10 +180,18 @@ impl Shared {
         }
         let version = slot.live.current();
         slot.live.remember(&seen, peer, index, head_request);
+        let called = Instant::now();
         let decided = self
             .decider
             .decide(&version.handler, &seen, peer, index, head_request)
             .await;
+        let timed_out = decided.as_ref().is_err_and(|failure| {
+            let failed = failure.error.downcast_ref::<crate::invoke::CallFailed>();
+            failed.and_then(|f| f.trap) == Some(wasmtime::Trap::Interrupt)
+        });
+        let trapped = decided.as_ref().is_err_and(|failure| failure.trapped);
+        self.metrics
+            .call(called.elapsed().as_secs_f64(), trapped, timed_out);
         let (mut checked, trapped) = match decided {
             Ok(checked) => (checked, false),
             Err(failure) => {
@@ -190,6 +205,7 @@ impl Shared {
             }
         };
         if let Some(why) = slot.live.record(&version, checked.status, trapped) {
+            self.metrics.rollback();
             eprintln!("sandserve: automatic rollback of {}: {why}", slot.name());
         }
         if let Some(prefix) = &slot.prefix {
@@ -216,6 +232,7 @@ impl Shared {
                 wait,
             )
             .await;
+        self.metrics.swap(report.outcome);
         let sha = report.sha256.as_deref().unwrap_or("-");
         eprintln!(
             "sandserve: swap {} {}: {} {} ({} replayed, {} differ){}",
@@ -250,6 +267,7 @@ impl Shared {
             .live
             .rollback()
             .ok_or_else(|| "no previous version is kept".to_owned())?;
+        self.metrics.rollback();
         eprintln!(
             "sandserve: rollback of {} to {} ({})",
             slot.name(),
@@ -259,6 +277,20 @@ impl Shared {
         Ok(back)
     }
 
+    /// The `/metrics` text: the counters, and each slot's live version.
+    pub fn metrics_text(&self) -> String {
+        let live: Vec<(String, String)> = self
+            .mounts
+            .all()
+            .iter()
+            .map(|slot| {
+                let name = slot.prefix.clone().unwrap_or_else(|| "/".to_owned());
+                (name, slot.live.current().sha256.clone())
+            })
+            .collect();
+        self.metrics.encode(&live)
+    }
+
     /// Writes out the heads recorded so far (at shutdown).
     pub fn finish(&self) {
         if let Some(recorder) = &self.recorder {
@@ -266,12 +298,15 @@ impl Shared {
         }
     }
 
-    /// One access-log line: peer, request line, status, bytes, microseconds.
+    /// One response sent: counted for `/metrics`, and an access-log line (peer,
+    /// request line, status, bytes, microseconds).
     pub fn log(&self, peer: SocketAddr, head: &[u8], reply: &Checked, started: Instant) {
+        let bytes = reply.head.len() as u64 + reply.body.len();
+        let method = head.split(|&b| b == b' ').next().unwrap_or_default();
+        self.metrics.response(method, reply.status, bytes);
         if !self.access_log {
             return;
         }
-        let bytes = reply.head.len() as u64 + reply.body.len();
         let micros = started.elapsed().as_micros();
         let line = format!(
             "{peer} \"{}\" {} {bytes} {micros}us\n",
@@ -311,10 +346,15 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
         let _ = stream.set_nodelay(true);
         let (shared, stop) = (shared.clone(), stop.clone());
         tasks.spawn(async move {
+            shared.metrics.connection_opened();
             crate::connection::serve(stream, peer, &shared, stop).await;
+            shared.metrics.connection_closed();
             drop(permit);
         });
     }
+    shared
+        .accepting
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     drop(listener);
     stop.cancel();
     tasks.close();
