@@ -208,7 +208,16 @@ pub struct Args {
     /// Compile the handler at every start instead of caching it.
     #[arg(long)]
     pub no_cache: bool,
-    /// Do not log a line per request.
+    /// Do not log a line per request (the same as `--access-log off`).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Access-log format: `sandserve` (peer, request line, status, bytes, time, handler
+    /// version and time), `common`, `combined` (nginx's, then handler time and
+    /// version), `json` or `off`.
+    #[arg(long, default_value = "sandserve", value_name = "FORMAT")]
+    pub access_log: String,
+    /// Write the access log to this file (appended; reopened on SIGUSR1, for rotation)
+    /// instead of standard error.
+    #[arg(long, value_name = "PATH")]
+    pub access_log_file: Option<PathBuf>,
 }

@@ -61,7 +61,8 @@ pub struct Config {
     pub max_handler_size: u64,
     /// Compiled-handler cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
-    pub access_log: bool,
+    pub access_log: crate::access::Format,
+    pub access_log_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -96,6 +97,11 @@ impl Config {
             .listen
             .parse()
             .with_context(|| format!("--listen {}: not an IP:port address", args.listen))?;
+        let access_log = if args.quiet {
+            crate::access::Format::Off
+        } else {
+            crate::access::Format::parse(&args.access_log)?
+        };
         let metrics = args
             .metrics
             .as_deref()
@@ -219,7 +225,8 @@ impl Config {
             } else {
                 args.cache_dir.or_else(crate::cache::default_dir)
             },
-            access_log: !args.quiet,
+            access_log,
+            access_log_file: args.access_log_file,
         })
     }
 }

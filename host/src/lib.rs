@@ -23,13 +23,14 @@
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
-//! `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
+//! `access` writes the access log (through `lines`, as `record` does); `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
 //! `config` turns the command line (`cli`) into a checked `Config` (`units` reads its values);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
 //! runs handlers outside a server for both), `new` writes a handler project;
 //! `syntax` holds the token and whitespace rules the others share.
 
+pub mod access;
 pub mod admin;
 pub mod bindings;
 pub mod cache;
@@ -45,6 +46,7 @@ pub mod diff;
 pub mod engine;
 pub mod invoke;
 pub mod lab;
+pub mod lines;
 pub mod live;
 pub mod metrics;
 pub mod mount;

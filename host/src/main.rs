@@ -81,6 +81,7 @@ fn start(args: Args) -> Result<()> {
             .collect();
         let shared = Arc::new(Shared::new(&config)?);
         let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
+        let user1 = sandserve::triggers::user1().context("cannot listen for SIGUSR1")?;
         let addr = listener.local_addr()?;
         eprintln!(
             "sandserve: serving {} on http://{addr}/ with {} workers ({})",
@@ -100,6 +101,7 @@ fn start(args: Args) -> Result<()> {
             tokio::spawn(sandserve::admin::serve_metrics(metrics, shared.clone()));
         }
         tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
+        tokio::spawn(sandserve::triggers::on_sigusr1(shared.clone(), user1));
         for (mount, path, seen) in watched {
             let shared = shared.clone();
             tokio::spawn(

@@ -209,6 +209,7 @@ pub fn add_slash(location: &str) -> Checked {
         kind: "empty",
         close: false,
         says_close: false,
+        decided_by: None,
     }
 }
 

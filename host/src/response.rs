@@ -25,6 +25,9 @@ pub struct Checked {
     pub close: bool,
     /// The head already says `Connection: close`.
     pub says_close: bool,
+    /// Who decided it, for the access log: the live version's short sha256 and the
+    /// handler call's microseconds (`None`: the host answered by itself).
+    pub decided_by: Option<(String, u128)>,
 }
 
 /// Validates the guest's response against the request it answers and prepares its
@@ -78,6 +81,7 @@ pub fn check(
         kind,
         close: response.close || parsed.close,
         says_close: parsed.close,
+        decided_by: None,
     })
 }
 
@@ -124,6 +128,7 @@ pub fn error_response(status: u16, root: Option<&Dir>, head_only: bool) -> Check
         body: if head_only { Plan::default() } else { body },
         close: true,
         says_close: true,
+        decided_by: None,
     }
 }
 
@@ -299,6 +304,7 @@ mod tests {
             kind: "empty",
             close: false,
             says_close: false,
+            decided_by: None,
         };
         set_connection(&mut reply, "close");
         assert_eq!(

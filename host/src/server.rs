@@ -4,7 +4,6 @@
 //! accepting, let in-flight responses finish, bounded).
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::{self, AccessLog};
 use crate::cache::Origin;
 use crate::config::{Config, HandlerSource};
 use crate::decide::Decider;
@@ -53,7 +53,7 @@ pub struct Shared {
     swapper: Swapper,
     recorder: Option<Recorder>,
     pub limits: Limits,
-    access_log: bool,
+    pub access_log: AccessLog,
     /// What is counted for `/metrics`.
     pub metrics: Metrics,
     /// Cleared when shutdown begins: `/readyz` then says 503.
@@ -153,7 +153,7 @@ impl Shared {
                 max_discarded_body: config.max_discarded_body,
                 shutdown_grace: config.shutdown_grace,
             },
-            access_log: config.access_log,
+            access_log: AccessLog::open(config.access_log, config.access_log_file.as_deref())?,
             metrics: Metrics::new(),
             accepting: std::sync::atomic::AtomicBool::new(true),
             handler_origin,
@@ -190,8 +190,8 @@ impl Shared {
             failed.and_then(|f| f.trap) == Some(wasmtime::Trap::Interrupt)
         });
         let trapped = decided.as_ref().is_err_and(|failure| failure.trapped);
-        self.metrics
-            .call(called.elapsed().as_secs_f64(), trapped, timed_out);
+        let took = called.elapsed();
+        self.metrics.call(took.as_secs_f64(), trapped, timed_out);
         let (mut checked, trapped) = match decided {
             Ok(checked) => (checked, false),
             Err(failure) => {
@@ -211,6 +211,7 @@ impl Shared {
         if let Some(prefix) = &slot.prefix {
             mount::outward(prefix, &mut checked.head);
         }
+        checked.decided_by = Some((version.short().to_owned(), took.as_micros()));
         checked
     }
 
@@ -291,29 +292,28 @@ impl Shared {
         self.metrics.encode(&live)
     }
 
-    /// Writes out the heads recorded so far (at shutdown).
+    /// Writes out the heads recorded and the access-log lines so far (at shutdown).
     pub fn finish(&self) {
         if let Some(recorder) = &self.recorder {
             recorder.flush();
         }
+        self.access_log.flush();
     }
 
-    /// One response sent: counted for `/metrics`, and an access-log line (peer,
-    /// request line, status, bytes, microseconds).
+    /// One response sent: counted for `/metrics`, and its access-log line.
     pub fn log(&self, peer: SocketAddr, head: &[u8], reply: &Checked, started: Instant) {
         let bytes = reply.head.len() as u64 + reply.body.len();
         let method = head.split(|&b| b == b' ').next().unwrap_or_default();
         self.metrics.response(method, reply.status, bytes);
-        if !self.access_log {
-            return;
-        }
-        let micros = started.elapsed().as_micros();
-        let line = format!(
-            "{peer} \"{}\" {} {bytes} {micros}us\n",
-            request::request_line(head),
-            reply.status
-        );
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        self.access_log.write(&access::Entry {
+            peer,
+            head,
+            status: reply.status,
+            bytes,
+            micros: started.elapsed().as_micros(),
+            handler: reply.decided_by.as_ref().map(|(v, us)| (v.as_str(), *us)),
+            at: std::time::SystemTime::now(),
+        });
     }
 }
 

@@ -1,4 +1,5 @@
-//! The other ways a swap starts, on the same checked path: SIGHUP re-reads the
+//! Signals besides shutdown: SIGUSR1 reopens `--access-log-file` (rotation). And
+//! the other ways a swap starts, on the same checked path: SIGHUP re-reads the
 //! `--handler` and `--mount` files, and `--watch` swaps when one of them changes (each
 //! into its own slot). A watched file is
 //! polled by its metadata (device, inode, size, modification time), so an editor's or
@@ -20,6 +21,19 @@ const POLL: Duration = Duration::from_millis(250);
 /// before the server says it is serving, so that no early signal is lost or fatal.
 pub fn hangups() -> std::io::Result<Signal> {
     signal(SignalKind::hangup())
+}
+
+/// Starts listening for SIGUSR1 (before serving, as `hangups`).
+pub fn user1() -> std::io::Result<Signal> {
+    signal(SignalKind::user_defined1())
+}
+
+/// Reopens the access-log file at every SIGUSR1: lines logged before the signal are in
+/// the old file (renamed by the rotator), those after in the new one; none is lost.
+pub async fn on_sigusr1(shared: Arc<Shared>, mut user1: Signal) {
+    while user1.recv().await.is_some() {
+        shared.access_log.reopen();
+    }
 }
 
 /// Swaps in each slot's file at every SIGHUP, until the server ends (a file that did
