@@ -29,6 +29,15 @@ fn read_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A server logging in `format` to `file`.
+fn logging(site: &common::Site, format: &str, file: &Path) -> Server {
+    let file = file.to_str().unwrap();
+    Server::start(
+        &site.root,
+        &["--access-log", format, "--access-log-file", file],
+    )
+}
+
 /// Stops the server as an operator would (SIGTERM), so that it writes out its lines.
 fn stop(mut server: Server) {
     server.signal("TERM");
@@ -39,15 +48,7 @@ fn stop(mut server: Server) {
 fn combined_lines_parse_as_log_tools_parse_them() {
     let site = site();
     let log = site.parent.path().join("access.log");
-    let s = Server::start(
-        &site.root,
-        &[
-            "--access-log",
-            "combined",
-            "--access-log-file",
-            log.to_str().unwrap(),
-        ],
-    );
+    let s = logging(&site, "combined", &log);
     s.get_with(
         "/a.txt",
         "Referer: http://example.com/page\r\nUser-Agent: Mozilla/5.0 (X11)\r\n",
@@ -96,15 +97,7 @@ fn combined_lines_parse_as_log_tools_parse_them() {
 fn common_and_json_lines() {
     let site = site();
     let common_log = site.parent.path().join("common.log");
-    let s = Server::start(
-        &site.root,
-        &[
-            "--access-log",
-            "common",
-            "--access-log-file",
-            common_log.to_str().unwrap(),
-        ],
-    );
+    let s = logging(&site, "common", &common_log);
     s.get("/a.txt");
     stop(s);
     let re = Regex::new(&format!(
@@ -117,15 +110,7 @@ fn common_and_json_lines() {
     assert_eq!((&caps[3], &caps[4]), ("GET /a.txt HTTP/1.1", "200"));
 
     let json_log = site.parent.path().join("json.log");
-    let s = Server::start(
-        &site.root,
-        &[
-            "--access-log",
-            "json",
-            "--access-log-file",
-            json_log.to_str().unwrap(),
-        ],
-    );
+    let s = logging(&site, "json", &json_log);
     s.get_with("/b.txt", "User-Agent: t \"q\"\r\n");
     s.request("HEAD /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     stop(s);
@@ -151,15 +136,7 @@ fn common_and_json_lines() {
 fn rotation_by_sigusr1_under_load_loses_no_line() {
     let site = site();
     let log = site.parent.path().join("access.log");
-    let s = Server::start(
-        &site.root,
-        &[
-            "--access-log",
-            "combined",
-            "--access-log-file",
-            log.to_str().unwrap(),
-        ],
-    );
+    let s = logging(&site, "combined", &log);
     const CONNECTIONS: usize = 4;
     const EACH: usize = 400;
     let addr = s.addr;
@@ -214,15 +191,7 @@ fn rotation_by_sigusr1_under_load_loses_no_line() {
 fn off_writes_nothing_and_a_bad_format_is_refused() {
     let site = site();
     let log = site.parent.path().join("access.log");
-    let s = Server::start(
-        &site.root,
-        &[
-            "--access-log",
-            "off",
-            "--access-log-file",
-            log.to_str().unwrap(),
-        ],
-    );
+    let s = logging(&site, "off", &log);
     s.get("/a.txt");
     stop(s);
     assert!(read_lines(&log).is_empty());

@@ -369,16 +369,22 @@ pub fn built_handler(name: &str) -> String {
     path.to_str().expect("a UTF-8 path").to_owned()
 }
 
+/// `NAME` in the tools venv `guest/build-handlers` makes (`$SANDSERVE_TOOLS`, by
+/// default `target/tools`).
+fn venv_bin(name: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tools = std::env::var_os("SANDSERVE_TOOLS")
+        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
+    tools.join("venv/bin").join(name)
+}
+
 /// The `wasm-tools` CLI: `$SANDSERVE_WASM_TOOLS`, the one `guest/build-handlers`
 /// installs, or the one on PATH. Missing is a failure, not a skip.
 pub fn wasm_tools() -> PathBuf {
     if let Some(path) = std::env::var_os("SANDSERVE_WASM_TOOLS") {
         return path.into();
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let tools = std::env::var_os("SANDSERVE_TOOLS")
-        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
-    let ours = tools.join("venv/bin/wasm-tools");
+    let ours = venv_bin("wasm-tools");
     if ours.exists() {
         return ours;
     }
@@ -396,10 +402,7 @@ pub fn wasmtime() -> PathBuf {
     if let Some(path) = std::env::var_os("SANDSERVE_WASMTIME") {
         return path.into();
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let tools = std::env::var_os("SANDSERVE_TOOLS")
-        .map_or(workspace.join("target/tools"), |t| workspace.join(t));
-    let ours = tools.join("venv/bin/wasmtime");
+    let ours = venv_bin("wasmtime");
     assert!(
         ours.exists(),
         "{} is missing: run guest/build-handlers (it installs it), or set SANDSERVE_WASMTIME",
