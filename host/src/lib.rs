@@ -25,12 +25,14 @@
 //! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
 //! `access` writes the access log (through `lines`, as `record` does); `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
 //! `config` turns the command line (`cli`) into a checked `Config` (`units` reads its values);
+//! `activate` takes the listening socket from systemd (`LISTEN_FDS`);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
 //! runs handlers outside a server for both), `new` writes a handler project;
 //! `syntax` holds the token and whitespace rules the others share.
 
 pub mod access;
+pub mod activate;
 pub mod admin;
 pub mod bindings;
 pub mod cache;

@@ -46,9 +46,14 @@ fn start(args: Args) -> Result<()> {
         let shutdown = sandserve::shutdown::signal_received()?;
         // Bind first: an address or admin socket in use should fail before the handler
         // is compiled.
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("--listen {}: cannot bind", config.listen))?;
+        // systemd's socket when it passed one (socket activation), else --listen's.
+        let listener = match sandserve::activate::listener()? {
+            Some(passed) => tokio::net::TcpListener::from_std(passed)
+                .context("LISTEN_FDS=1: cannot serve on fd 3")?,
+            None => tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("--listen {}: cannot bind", config.listen))?,
+        };
         let admin = config
             .admin
             .as_deref()

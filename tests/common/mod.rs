@@ -71,7 +71,7 @@ impl Server {
 
     /// Runs a server command and waits for the `http://ADDR/` it prints on stderr when it
     /// listens (both sandserve and `wasmtime serve` do).
-    fn spawn(mut command: Command, root: &Path) -> Server {
+    pub fn spawn(mut command: Command, root: &Path) -> Server {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
