@@ -2,7 +2,7 @@
 //! what responses carry besides (Cache-Control rules, extra headers, listings, fallback).
 
 use crate::error::ServeError;
-use crate::request::{Request, trim};
+use crate::request::{Request, is_tchar, trim};
 use crate::target::DecodedPath;
 
 /// The handler's settings; the native mirror of the WIT `policy` record.
@@ -126,11 +126,6 @@ pub fn field_value(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} is not a valid field value"));
     }
     Ok(value.to_owned())
-}
-
-/// A token character (RFC 9110 §5.6.2).
-pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether `path` matches `pattern`: `*` is any run of characters within a segment,

@@ -114,6 +114,11 @@ fn parse_request_line(line: &[u8]) -> Result<(Option<Method>, &str, u8), ServeEr
     Ok((Method::from_token(method), target, minor))
 }
 
+/// A byte of a token (RFC 9110 §5.6.2): methods, field names.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Strips optional whitespace (SP / HTAB) from both ends.
 pub fn trim(value: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
