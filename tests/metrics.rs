@@ -9,11 +9,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::Command;
 
-use common::{BIN, BUILT_IN_WASM, Client, HOSTILE_WASM, NAIVE_WASM, Server, TRAPPING_WASM, site};
+use common::{BUILT_IN_WASM, Client, HOSTILE_WASM, NAIVE_WASM, Server, TRAPPING_WASM, admin, site};
 use prometheus_parse::{Sample, Scrape, Value};
+
+/// The sha256 of a component file, as the server names versions.
+fn sha256(path: &str) -> String {
+    sandserve::swap::sha256(&std::fs::read(path).unwrap())
+}
 
 /// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
 fn metrics_addr(server: &Server) -> SocketAddr {
@@ -52,18 +56,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
             Value::Summary(_) => f64::NAN,
         })
         .sum()
-}
-
-fn sha256(path: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(std::fs::read(path).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn admin(socket: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec![args[0], "--admin", socket.to_str().unwrap()];
-    all.extend_from_slice(&args[1..]);
-    Command::new(BIN).args(&all).output().unwrap()
 }
 
 #[test]

@@ -4,22 +4,15 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{BIN, BUILT_IN_WASM, NAIVE_WASM, Server, site};
+use common::{BUILT_IN_WASM, NAIVE_WASM, Server, admin, site};
 use serde_json::Value;
 
 fn get(server: &Server, target: &str) -> common::Response {
     server.request(&format!(
         "GET {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\nConnection: close\r\n\r\n"
     ))
-}
-
-fn admin(socket: &Path, args: &[&str]) -> Output {
-    let mut all: Vec<&str> = vec![args[0], "--admin", socket.to_str().unwrap()];
-    all.extend_from_slice(&args[1..]);
-    Command::new(BIN).args(&all).output().unwrap()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BIN, BUILT_IN_WASM, HOSTILE_WASM, Server, TRAPPING_WASM, site};
+use common::{BIN, BUILT_IN_WASM, HOSTILE_WASM, Server, TRAPPING_WASM, admin, site};
 use serde_json::Value;
 
 const BUILT_IN_BODY: &[u8] = b"hello from a\n";
@@ -23,13 +23,6 @@ fn with_admin(site: &common::Site, args: &[&str]) -> (Server, PathBuf) {
     let mut all = vec!["--admin", admin.to_str().unwrap()];
     all.extend_from_slice(args);
     (Server::start(&site.root, &all), admin)
-}
-
-fn admin(socket: &Path, args: &[&str]) -> Output {
-    let socket = socket.to_str().unwrap();
-    let mut all: Vec<&str> = vec![args[0], "--admin", socket];
-    all.extend_from_slice(&args[1..]);
-    Command::new(BIN).args(&all).output().unwrap()
 }
 
 fn rustix_uid_is_root() -> bool {

@@ -341,6 +341,15 @@ pub fn count_responses(raw: &[u8]) -> usize {
         .count()
 }
 
+/// Runs an admin subcommand against a server's `--admin` socket: `args[0]` is the
+/// subcommand (`swap`, `rollback`, `status`), the rest its arguments.
+pub fn admin(socket: &Path, args: &[&str]) -> std::process::Output {
+    let socket = socket.to_str().unwrap();
+    let mut all: Vec<&str> = vec![args[0], "--admin", socket];
+    all.extend_from_slice(&args[1..]);
+    Command::new(BIN).args(&all).output().unwrap()
+}
+
 /// Runs the binary with `args` and expects a refusal: exit status 1 and one line on
 /// stderr (no panic), which it returns.
 pub fn refuses(args: &[&str]) -> String {
