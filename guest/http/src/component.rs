@@ -90,13 +90,14 @@ fn send(reply: Head, body: Body, out: ResponseOutparam) {
     let Ok(stream) = outgoing_body.write() else {
         return;
     };
+    let mut files = Files::default();
     let sent = match body {
         Body::Empty => Ok(()),
         Body::Bytes(bytes) => write(&stream, &bytes),
-        Body::File(range) => splice(&stream, &range),
+        Body::File(range) => files.splice(&stream, &range),
         Body::Chunks(chunks) => chunks.iter().try_for_each(|chunk| match chunk {
             Chunk::Bytes(bytes) => write(&stream, bytes),
-            Chunk::File(range) => splice(&stream, range),
+            Chunk::File(range) => files.splice(&stream, range),
         }),
     };
     drop(stream);
@@ -133,21 +134,50 @@ fn write(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
     Ok(())
 }
 
-/// The range of a file, moved by the engine from the file to the response stream. A
+/// The files a body is made of, each opened once below the `/` preopen: the parts of
+/// a multipart answer are all ranges of one file, read from one descriptor.
+#[derive(Default)]
+struct Files {
+    root: Option<Descriptor>,
+    last: Option<(String, Descriptor)>,
+}
+
+impl Files {
+    fn splice(&mut self, stream: &OutputStream, range: &FileRange) -> Result<(), StreamError> {
+        let file = self.open(&range.path)?;
+        splice(stream, file, range)
+    }
+
+    fn open(&mut self, path: &str) -> Result<&Descriptor, StreamError> {
+        if self.last.as_ref().is_none_or(|(p, _)| p != path) {
+            if self.root.is_none() {
+                self.root = preopens::get_directories()
+                    .into_iter()
+                    .find(|(_, guest)| guest == ROOT)
+                    .map(|(descriptor, _)| descriptor);
+            }
+            let root = self.root.as_ref().ok_or(StreamError::Closed)?;
+            let file = root
+                .open_at(
+                    PathFlags::SYMLINK_FOLLOW,
+                    path,
+                    OpenFlags::empty(),
+                    DescriptorFlags::READ,
+                )
+                .map_err(|_| StreamError::Closed)?;
+            self.last = Some((path.to_owned(), file));
+        }
+        Ok(&self.last.as_ref().expect("opened above").1)
+    }
+}
+
+/// The range of `file`, moved by the engine from the file to the response stream. A
 /// file that ends before the range does (it shrank since the core looked) is an error:
 /// the response is aborted, never completed with other bytes.
-fn splice(stream: &OutputStream, range: &FileRange) -> Result<(), StreamError> {
-    let closed = |_| StreamError::Closed;
-    let file = root()
-        .ok_or(StreamError::Closed)?
-        .open_at(
-            PathFlags::SYMLINK_FOLLOW,
-            &range.path,
-            OpenFlags::empty(),
-            DescriptorFlags::READ,
-        )
-        .map_err(closed)?;
-    let input = file.read_via_stream(range.offset).map_err(closed)?;
+fn splice(stream: &OutputStream, file: &Descriptor, range: &FileRange) -> Result<(), StreamError> {
+    let input = file
+        .read_via_stream(range.offset)
+        .map_err(|_| StreamError::Closed)?;
     let mut left = range.length;
     while left > 0 {
         match stream.blocking_splice(&input, left) {
@@ -163,13 +193,6 @@ fn splice(stream: &OutputStream, range: &FileRange) -> Result<(), StreamError> {
         Ok(()) | Err(StreamError::Closed) => Ok(()),
         Err(error) => Err(error),
     }
-}
-
-fn root() -> Option<Descriptor> {
-    preopens::get_directories()
-        .into_iter()
-        .find(|(_, path)| path == ROOT)
-        .map(|(descriptor, _)| descriptor)
 }
 
 wasip2::http::proxy::export!(Component);
