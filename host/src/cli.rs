@@ -76,9 +76,18 @@ pub enum Command {
     },
 }
 
-/// The server's flags.
-#[derive(Debug, clap::Args)]
+/// The server's flags. Each is also `SANDSERVE_<FLAG>` in the environment and a key of
+/// the `--config` file (`layers`, `file`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
+    /// Read settings from this TOML file (a flag or environment variable outranks it;
+    /// SIGHUP re-reads it). See README's configuration reference.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration, each value with where it came from (flag,
+    /// environment, file:line, default), as a file --config reads back; then exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Directory to serve.
     #[arg(long, default_value = "./static", value_name = "DIR")]
     pub root: PathBuf,
@@ -220,4 +229,11 @@ pub struct Args {
     /// instead of standard error.
     #[arg(long, value_name = "PATH")]
     pub access_log_file: Option<PathBuf>,
+}
+
+/// A clap error's first line, without its `error: ` (the rest is usage and hints).
+pub fn clap_line(error: &clap::Error) -> String {
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }

@@ -63,6 +63,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     pub access_log: crate::access::Format,
     pub access_log_file: Option<PathBuf>,
+    /// The `--config` file, re-read at SIGHUP.
+    pub file: Option<PathBuf>,
 }
 
 impl Config {
@@ -227,6 +229,7 @@ impl Config {
             },
             access_log,
             access_log_file: args.access_log_file,
+            file: args.config,
         })
     }
 }

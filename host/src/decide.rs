@@ -4,7 +4,7 @@
 //! replayed request is decided exactly as a served one.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Result;
 use cap_std::fs::Dir;
@@ -26,7 +26,9 @@ pub struct Decider {
     invoker: Invoker,
     /// The root as a capability: files the host opens for bodies cannot leave it.
     pub root: Arc<Dir>,
-    pub policy: wit::Policy,
+    /// Replaced whole when SIGHUP re-reads the configuration (`reload`); a request uses
+    /// the policy in force when it is decided.
+    policy: RwLock<Arc<wit::Policy>>,
 }
 
 impl Decider {
@@ -34,8 +36,19 @@ impl Decider {
         Decider {
             invoker,
             root,
-            policy,
+            policy: RwLock::new(Arc::new(policy)),
         }
+    }
+
+    pub fn policy(&self) -> Arc<wit::Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_policy(&self, policy: wit::Policy) {
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(policy);
     }
 
     /// The checked answer of `handler` to one head that `request::check` passed.
@@ -47,7 +60,7 @@ impl Decider {
         index: u32,
         head_request: bool,
     ) -> Result<Checked, Failure> {
-        let request = request::to_request(head, peer, index, &self.policy);
+        let request = request::to_request(head, peer, index, &self.policy());
         let (response, opened) = self
             .invoker
             .call(handler, &request)

@@ -22,9 +22,11 @@
 //! (`cache` keeps them compiled between starts; `bindings` are the WIT's types);
 //! `swap` checks a new component against recent traffic (`compare`) before `live`
 //! flips to it; `admin` is the Unix-socket channel that asks for swaps, `control` its
-//! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch`.
+//! client (`sandserve swap|rollback|status`), `triggers` SIGHUP and `--watch` (`reload`
+//! re-reads the configuration at SIGHUP).
 //! `access` writes the access log (through `lines`, as `record` does); `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
-//! `config` turns the command line (`cli`) into a checked `Config` (`units` reads its values);
+//! `config` turns the settings into a checked `Config` (`units` reads its values): `layers`
+//! merges the command line (`cli`), `SANDSERVE_*` variables and the `--config` file (`file`);
 //! `activate` takes the listening socket from systemd (`LISTEN_FDS`);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
@@ -46,8 +48,10 @@ pub mod control;
 pub mod decide;
 pub mod diff;
 pub mod engine;
+pub mod file;
 pub mod invoke;
 pub mod lab;
+pub mod layers;
 pub mod lines;
 pub mod live;
 pub mod metrics;
@@ -55,6 +59,7 @@ pub mod mount;
 pub mod new;
 pub mod plan;
 pub mod record;
+pub mod reload;
 pub mod request;
 pub mod response;
 pub mod root;

@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use sandserve::{Args, Cli, Command, Config, Shared};
+use clap::FromArgMatches;
+use sandserve::{Cli, Command, Config, Shared};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = sandserve::layers::command().get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let outcome = match cli.command {
         Some(Command::Admin(command)) => sandserve::control::run(command),
         Some(Command::New { lang, dir }) => sandserve::new::run(&lang, &dir),
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
             let requests = requests.as_deref().map(|file| (file, mount.as_deref()));
             sandserve::diff::run(&a, &b, requests, root.as_deref())
         }
-        None => start(cli.serve).map(|()| ExitCode::SUCCESS),
+        None => start(&argv).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
         // One line, whatever the cause's own formatting (wasmtime's span several).
@@ -35,8 +37,14 @@ fn main() -> ExitCode {
     })
 }
 
-fn start(args: Args) -> Result<()> {
-    let config = Config::from_args(args)?;
+fn start(argv: &[std::ffi::OsString]) -> Result<()> {
+    let resolved = sandserve::layers::resolve(argv)?;
+    let config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
+    // Checked first, as nginx -t: what it prints is a configuration that starts.
+    if resolved.args.print_config {
+        print!("{}", resolved.print());
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers)
         .enable_all()
@@ -105,7 +113,15 @@ fn start(args: Args) -> Result<()> {
             );
             tokio::spawn(sandserve::admin::serve_metrics(metrics, shared.clone()));
         }
-        tokio::spawn(sandserve::triggers::on_sighup(shared.clone(), hangups));
+        let reloader = config
+            .file
+            .as_ref()
+            .map(|_| sandserve::reload::Reloader::new(argv.to_vec(), &resolved));
+        tokio::spawn(sandserve::triggers::on_sighup(
+            shared.clone(),
+            hangups,
+            reloader,
+        ));
         tokio::spawn(sandserve::triggers::on_sigusr1(shared.clone(), user1));
         for (mount, path, seen) in watched {
             let shared = shared.clone();

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -53,7 +53,8 @@ pub struct Shared {
     swapper: Swapper,
     recorder: Option<Recorder>,
     pub limits: Limits,
-    pub access_log: AccessLog,
+    /// Replaced whole when SIGHUP re-reads new log settings (`reload`).
+    access_log: RwLock<AccessLog>,
     /// What is counted for `/metrics`.
     pub metrics: Metrics,
     /// Cleared when shutdown begins: `/readyz` then says 503.
@@ -153,7 +154,10 @@ impl Shared {
                 max_discarded_body: config.max_discarded_body,
                 shutdown_grace: config.shutdown_grace,
             },
-            access_log: AccessLog::open(config.access_log, config.access_log_file.as_deref())?,
+            access_log: RwLock::new(AccessLog::open(
+                config.access_log,
+                config.access_log_file.as_deref(),
+            )?),
             metrics: Metrics::new(),
             accepting: std::sync::atomic::AtomicBool::new(true),
             handler_origin,
@@ -292,12 +296,30 @@ impl Shared {
         self.metrics.encode(&live)
     }
 
+    pub fn access_log(&self) -> RwLockReadGuard<'_, AccessLog> {
+        self.access_log.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `log` in the old one's place once every line queued to the old one is out.
+    pub fn replace_access_log(&self, log: AccessLog) {
+        let old = std::mem::replace(
+            &mut *self.access_log.write().unwrap_or_else(|e| e.into_inner()),
+            log,
+        );
+        old.flush();
+    }
+
+    /// The site policy new requests get: replaced whole (SIGHUP, `reload`).
+    pub fn set_policy(&self, policy: crate::bindings::wit::Policy) {
+        self.decider.set_policy(policy);
+    }
+
     /// Writes out the heads recorded and the access-log lines so far (at shutdown).
     pub fn finish(&self) {
         if let Some(recorder) = &self.recorder {
             recorder.flush();
         }
-        self.access_log.flush();
+        self.access_log().flush();
     }
 
     /// One response sent: counted for `/metrics`, and its access-log line.
@@ -305,7 +327,7 @@ impl Shared {
         let bytes = reply.head.len() as u64 + reply.body.len();
         let method = head.split(|&b| b == b' ').next().unwrap_or_default();
         self.metrics.response(method, reply.status, bytes);
-        self.access_log.write(&access::Entry {
+        self.access_log().write(&access::Entry {
             peer,
             head,
             status: reply.status,

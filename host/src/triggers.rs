@@ -1,6 +1,6 @@
-//! Signals besides shutdown: SIGUSR1 reopens `--access-log-file` (rotation). And
-//! the other ways a swap starts, on the same checked path: SIGHUP re-reads the
-//! `--handler` and `--mount` files, and `--watch` swaps when one of them changes (each
+//! Signals besides shutdown: SIGUSR1 reopens `--access-log-file` (rotation). SIGHUP
+//! re-reads the `--config` file (`reload`). And the other ways a swap starts, on the
+//! same checked path: SIGHUP re-reads the `--handler` and `--mount` files, and `--watch` swaps when one of them changes (each
 //! into its own slot). A watched file is
 //! polled by its metadata (device, inode, size, modification time), so an editor's or
 //! a build's atomic rename is seen like a write; a change is acted on once the file has
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::reload::Reloader;
 use crate::server::Shared;
 
 const POLL: Duration = Duration::from_millis(250);
@@ -32,22 +33,52 @@ pub fn user1() -> std::io::Result<Signal> {
 /// the old file (renamed by the rotator), those after in the new one; none is lost.
 pub async fn on_sigusr1(shared: Arc<Shared>, mut user1: Signal) {
     while user1.recv().await.is_some() {
-        shared.access_log.reopen();
+        shared.access_log().reopen();
     }
 }
 
-/// Swaps in each slot's file at every SIGHUP, until the server ends (a file that did
-/// not change is reported `unchanged`).
-pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal) {
+/// At every SIGHUP, until the server ends: with `--config`, re-reads the settings and
+/// applies what can change live (`reload`); then swaps in each slot's file (a file that
+/// did not change is reported `unchanged`). A configuration that does not check stops
+/// there: nothing of it is applied, no handler swapped.
+pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Option<Reloader>) {
     while hangups.recv().await.is_some() {
+        let mut handler = None;
+        if let Some(reloader) = &reloader {
+            match reloader.reload(&shared) {
+                Ok(done) => {
+                    let list = |names: &[String]| match names {
+                        [] => "nothing".to_owned(),
+                        names => names.join(", "),
+                    };
+                    eprintln!(
+                        "sandserve: SIGHUP: configuration re-read; applied: {}; needs a restart: {}",
+                        list(&done.applied),
+                        list(&done.restart)
+                    );
+                    handler = done.handler;
+                }
+                Err(e) => {
+                    eprintln!(
+                        "sandserve: SIGHUP: {}; nothing changed",
+                        crate::compare::one_line(&e)
+                    );
+                    continue;
+                }
+            }
+        }
         let mut any = false;
         for slot in shared.mounts.all() {
-            if let Some(path) = &slot.file {
+            let file = match (&slot.prefix, &handler) {
+                (None, Some(path)) => Some(path),
+                _ => slot.file.as_ref(),
+            };
+            if let Some(path) = file {
                 any = true;
                 shared.swap(slot.prefix.as_deref(), path, false, true).await;
             }
         }
-        if !any {
+        if !any && reloader.is_none() {
             eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read");
         }
     }

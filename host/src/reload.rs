@@ -1,0 +1,104 @@
+//! SIGHUP with `--config`: the layers re-read (`layers`; flags and environment as at
+//! start, the file as it is now) and checked whole, then what can change while serving
+//! applied — the site policy, headers and cache rules, the access log, the handler's
+//! file (swapped, on the swap's checked path) — and the rest reported as needing a
+//! restart. A file that does not read or check changes nothing.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::Result;
+
+use crate::access::AccessLog;
+use crate::config::{Config, HandlerSource};
+use crate::file::Key;
+use crate::layers::{self, Resolved};
+use crate::server::Shared;
+
+/// What the settings were at the last (re)load, as `--print-config` renders them.
+type Values = Vec<(&'static Key, Option<String>)>;
+
+pub struct Reloader {
+    argv: Vec<OsString>,
+    values: Mutex<Values>,
+}
+
+/// What one re-read found and did.
+pub struct Reloaded {
+    /// The keys changed and applied, and those changed that wait for a restart.
+    pub applied: Vec<String>,
+    pub restart: Vec<String>,
+    /// The `--handler` file to swap in (the file's, when it names one).
+    pub handler: Option<PathBuf>,
+}
+
+impl Reloader {
+    /// `resolved`: the settings the server started with, from `argv`.
+    pub fn new(argv: Vec<OsString>, resolved: &Resolved) -> Reloader {
+        Reloader {
+            argv,
+            values: Mutex::new(resolved.values()),
+        }
+    }
+
+    /// Re-reads the layers and applies the live changes to `shared`; an error (the
+    /// file's line named, as at start) leaves everything as it was.
+    pub fn reload(&self, shared: &Shared) -> Result<Reloaded> {
+        let resolved = layers::resolve(&self.argv)?;
+        let config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
+        let new = resolved.values();
+        let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = Vec::new();
+        for (i, (key, value)) in new.into_iter().enumerate() {
+            if values[i].1 != value {
+                changed.push((i, key, value));
+            }
+        }
+        let handler = match &config.handler {
+            HandlerSource::File(path) => Some(path.clone()),
+            HandlerSource::BuiltIn => None,
+        };
+        // The built-in handler has no file to swap in: going back to it takes a restart.
+        let live = |key: &Key| key.live && !(key.id == "handler" && handler.is_none());
+        let changes = |group: &[&str]| changed.iter().any(|(_, k, _)| group.contains(&k.id));
+        // What can fail is made before anything is applied.
+        let log = if changes(&["access_log", "access_log_file", "quiet"]) {
+            Some(AccessLog::open(
+                config.access_log,
+                config.access_log_file.as_deref(),
+            )?)
+        } else {
+            None
+        };
+        if changes(&[
+            "min_user_agent_len",
+            "serve_dotfiles",
+            "list_dirs",
+            "fallback",
+            "cache_control",
+            "cache_rules",
+            "headers",
+        ]) {
+            shared.set_policy(config.policy());
+        }
+        if let Some(log) = log {
+            shared.replace_access_log(log);
+        }
+        let (mut applied, mut restart) = (Vec::new(), Vec::new());
+        for (i, key, value) in changed {
+            if live(key) {
+                applied.push(key.name());
+                // A restart-only value keeps its old text, so each SIGHUP says it again.
+                values[i].1 = value;
+            } else {
+                restart.push(key.name());
+            }
+        }
+        Ok(Reloaded {
+            applied,
+            restart,
+            handler,
+        })
+    }
+}
