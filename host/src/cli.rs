@@ -94,6 +94,16 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: String,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    /// SIGHUP re-reads both files (a pair that does not load leaves the old one).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Time a client has to complete the TLS handshake.
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
+    pub tls_handshake_timeout: Duration,
     /// Request handler component (any component of the `sandserve` world); the built-in
     /// handler when absent.
     #[arg(long, value_name = "FILE.wasm")]
@@ -231,9 +241,15 @@ pub struct Args {
     pub access_log_file: Option<PathBuf>,
 }
 
-/// A clap error's first line, without its `error: ` (the rest is usage and hints).
+/// A clap error on one line, without its `error: `, usage and hints.
 pub fn clap_line(error: &clap::Error) -> String {
+    // The message is the lines up to the usage ("required arguments: --tls-key <FILE>").
     let text = error.to_string();
-    let line = text.lines().next().unwrap_or("invalid arguments");
-    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(str::trim)
+        .collect();
+    let line = lines.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
 }

@@ -63,6 +63,9 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     pub access_log: crate::access::Format,
     pub access_log_file: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key`: HTTPS when set.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub tls_handshake_timeout: Duration,
     /// The `--config` file, re-read at SIGHUP.
     pub file: Option<PathBuf>,
 }
@@ -166,6 +169,9 @@ impl Config {
         if args.reuse_instances == 0 {
             bail!("--reuse-instances 0: must be at least 1 (1 = a fresh instance per request)");
         }
+        if args.tls_handshake_timeout.is_zero() {
+            bail!("--tls-handshake-timeout 0: must be more than 0");
+        }
         if args.handler_timeout < Duration::from_millis(1) {
             bail!("--handler-timeout: must be at least 1ms");
         }
@@ -229,6 +235,8 @@ impl Config {
             },
             access_log,
             access_log_file: args.access_log_file,
+            tls: args.tls_cert.zip(args.tls_key),
+            tls_handshake_timeout: args.tls_handshake_timeout,
             file: args.config,
         })
     }

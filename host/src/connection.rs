@@ -1,4 +1,4 @@
-//! One TCP connection: frames each request — finds the end of its head, has `request`
+//! One client connection (TCP, or TLS over it): frames each request — finds the end of its head, has `request`
 //! check its syntax, skips its body — hands the head to the sandbox, writes the answer,
 //! and loops for keep-alive and pipelining until either side closes, the protocol or a
 //! limit says to close, or the server shuts down. Whatever the handler answers, this
@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +15,7 @@ use crate::request::{self, BodyLength};
 use crate::response::{self, Checked};
 use crate::send;
 use crate::server::Shared;
+use crate::stream::Stream;
 
 /// Longest request head accepted; a longer one gets 431 (RFC 6585) and the connection closes.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -36,7 +36,7 @@ enum Framed {
 }
 
 pub async fn serve(
-    mut stream: TcpStream,
+    mut stream: Stream,
     peer: SocketAddr,
     shared: &Shared,
     shutdown: CancellationToken,
@@ -53,7 +53,7 @@ pub async fn serve(
 }
 
 async fn serve_requests(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     peer: SocketAddr,
     shared: &Shared,
     shutdown: &CancellationToken,
@@ -127,7 +127,7 @@ async fn serve_requests(
 /// closes: nothing after a head we could not read can be trusted to be the start of the
 /// next request.
 async fn refuse(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     shared: &Shared,
     peer: SocketAddr,
     head: &[u8],
@@ -157,7 +157,7 @@ fn announce(reply: &mut Checked, must_close: bool, minor_version: u8) {
 /// socket, within `patience` for the whole body; `false` when the client closed or
 /// took too long (the connection is then done).
 async fn discard_body(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     length: u64,
     patience: Duration,
@@ -183,7 +183,7 @@ async fn discard_body(
 /// dropped (RFC 9112 §2.2). `idle` bounds the wait for the first byte, `header` the
 /// time from the first byte to the end of the head; shutdown ends only an idle wait.
 async fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     idle: Duration,
     header: Duration,
@@ -263,9 +263,9 @@ pub fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
 /// already waiting in the socket), lingers: closing with unread data would reset the
 /// connection and could destroy the response before the client reads it. Otherwise
 /// (a plain request that asked to close) the close is immediate, as nginx does.
-async fn close(stream: &mut TcpStream, unread: bool) -> std::io::Result<()> {
+async fn close(stream: &mut Stream, unread: bool) -> std::io::Result<()> {
     let mut probe = [0u8; 1];
-    let pending = matches!(stream.try_read(&mut probe), Ok(n) if n > 0);
+    let pending = matches!(stream.tcp().try_read(&mut probe), Ok(n) if n > 0);
     if unread || pending {
         return linger_close(stream).await;
     }
@@ -273,7 +273,7 @@ async fn close(stream: &mut TcpStream, unread: bool) -> std::io::Result<()> {
 }
 
 /// Half-closes, then drains what the client still sends (bounded in time), then closes.
-async fn linger_close(stream: &mut TcpStream) -> std::io::Result<()> {
+async fn linger_close(stream: &mut Stream) -> std::io::Result<()> {
     stream.shutdown().await?;
     let mut sink = [0u8; 4096];
     let deadline = Instant::now() + LINGER;

@@ -261,6 +261,16 @@ pub const KEYS: &[Key] = &[
         List,
         false,
     ),
+    key("tls", "cert", "tls_cert", "tls-cert", Path, true),
+    key("tls", "key", "tls_key", "tls-key", Path, true),
+    key(
+        "tls",
+        "handshake_timeout",
+        "tls_handshake_timeout",
+        "tls-handshake-timeout",
+        Unit,
+        false,
+    ),
     key("", "headers", "headers", "header", Headers, true),
     key(
         "",

@@ -1,7 +1,8 @@
 //! sandserve's host: the native shim that owns the sockets and HTTP/1.1 framing, and
 //! runs each request's decision in a fresh WebAssembly sandbox. A request travels:
 //!
-//! - `server`     — accepts the connection (capped), spawns a task for it;
+//! - `server`     — accepts the connection (capped), spawns a task for it, where `tls`
+//!   makes the handshake when serving HTTPS (`stream`: plain or TLS bytes);
 //! - `connection` — frames the raw request head (keep-alive, pipelining, timeouts);
 //! - `request`    — checks its message syntax and learns its body length and whether
 //!   the connection may stay open (a refused head gets the host's own 4xx, no handler),
@@ -67,8 +68,10 @@ pub mod sandbox;
 pub mod send;
 pub mod server;
 pub mod shutdown;
+pub mod stream;
 pub mod swap;
 pub mod syntax;
+pub mod tls;
 pub mod triggers;
 pub mod units;
 pub mod wit;

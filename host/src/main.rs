@@ -97,8 +97,13 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         let user1 = sandserve::triggers::user1().context("cannot listen for SIGUSR1")?;
         let addr = listener.local_addr()?;
         eprintln!(
-            "sandserve: serving {} on http://{addr}/ with {} workers ({})",
+            "sandserve: serving {} on {}://{addr}/ with {} workers ({})",
             config.root.display(),
+            if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             config.workers,
             shared.handler_origin
         );

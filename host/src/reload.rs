@@ -1,7 +1,7 @@
 //! SIGHUP with `--config`: the layers re-read (`layers`; flags and environment as at
 //! start, the file as it is now) and checked whole, then what can change while serving
-//! applied — the site policy, headers and cache rules, the access log, the handler's
-//! file (swapped, on the swap's checked path) — and the rest reported as needing a
+//! applied — the site policy, headers and cache rules, the access log, the TLS
+//! certificate, the handler's file (swapped, on the swap's checked path) — and the rest reported as needing a
 //! restart. A file that does not read or check changes nothing.
 
 use std::ffi::OsString;
@@ -15,6 +15,7 @@ use crate::config::{Config, HandlerSource};
 use crate::file::Key;
 use crate::layers::{self, Resolved};
 use crate::server::Shared;
+use crate::tls;
 
 /// What the settings were at the last (re)load, as `--print-config` renders them.
 type Values = Vec<(&'static Key, Option<String>)>;
@@ -31,6 +32,8 @@ pub struct Reloaded {
     pub restart: Vec<String>,
     /// The `--handler` file to swap in (the file's, when it names one).
     pub handler: Option<PathBuf>,
+    /// The certificate file re-read, when serving HTTPS.
+    pub certificate: Option<PathBuf>,
 }
 
 impl Reloader {
@@ -59,10 +62,21 @@ impl Reloader {
             HandlerSource::File(path) => Some(path.clone()),
             HandlerSource::BuiltIn => None,
         };
-        // The built-in handler has no file to swap in: going back to it takes a restart.
-        let live = |key: &Key| key.live && !(key.id == "handler" && handler.is_none());
+        // The built-in handler has no file to swap in, and a plain port cannot become an
+        // HTTPS one (or back) while serving: those take a restart.
+        let tls_flips = config.tls.is_some() != shared.tls.is_some();
+        let live = |key: &Key| {
+            key.live
+                && !(key.id == "handler" && handler.is_none())
+                && !(key.id.starts_with("tls_") && tls_flips)
+        };
         let changes = |group: &[&str]| changed.iter().any(|(_, k, _)| group.contains(&k.id));
-        // What can fail is made before anything is applied.
+        // What can fail is made before anything is applied. The certificate is re-read
+        // whether or not its paths changed: renewing one rewrites the same files.
+        let certs = match (&config.tls, &shared.tls) {
+            (Some((cert, key)), Some(_)) => Some(tls::load(cert, key)?),
+            _ => None,
+        };
         let log = if changes(&["access_log", "access_log_file", "quiet"]) {
             Some(AccessLog::open(
                 config.access_log,
@@ -85,6 +99,13 @@ impl Reloader {
         if let Some(log) = log {
             shared.replace_access_log(log);
         }
+        let certificate = match (certs, &shared.tls) {
+            (Some(loaded), Some(tls)) => {
+                tls.install(loaded);
+                Some(tls.files().0)
+            }
+            _ => None,
+        };
         let (mut applied, mut restart) = (Vec::new(), Vec::new());
         for (i, key, value) in changed {
             if live(key) {
@@ -99,6 +120,7 @@ impl Reloader {
             applied,
             restart,
             handler,
+            certificate,
         })
     }
 }

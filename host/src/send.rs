@@ -1,19 +1,39 @@
 //! The bytes going out: a checked head and its planned body written to the client —
 //! the head and every leading in-memory piece in one `send(2)`, files with `sendfile(2)`
-//! from the page cache — waiting, bounded, when the client's socket is full.
+//! from the page cache — waiting, bounded, when the client's socket is full. Over TLS
+//! the bytes must pass through the session to be encrypted, so files are copied in
+//! chunks instead (`copy`): the same bound on memory and on waiting.
 
 use std::fs::File;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::Interest;
+use std::os::unix::fs::FileExt;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::plan::{COALESCE_LIMIT, Piece, Plan};
+use crate::stream::Stream;
+
+/// A TLS copy's chunk: 16 KiB is one full TLS record.
+const CHUNK: usize = 16 << 10;
 
 /// Writes the head and the body; returns the number of bytes sent. Fails with
 /// `TimedOut` when the client takes no bytes for `patience` (it stopped reading).
 pub async fn send(
+    stream: &mut Stream,
+    head: &[u8],
+    plan: &Plan,
+    patience: Duration,
+) -> io::Result<u64> {
+    match stream {
+        Stream::Plain(tcp) => send_plain(tcp, head, plan, patience).await,
+        Stream::Tls(tls) => copy(tls.as_mut(), head, plan, patience).await,
+    }
+}
+
+async fn send_plain(
     stream: &mut TcpStream,
     head: &[u8],
     plan: &Plan,
@@ -42,6 +62,59 @@ pub async fn send(
         }
     }
     Ok(head.len() as u64 + plan.len())
+}
+
+/// The head and body through `out` (a TLS session): in-memory pieces as they are,
+/// files read in `CHUNK`s at their offsets (from the page cache, as sendfile would).
+async fn copy(
+    out: &mut (impl AsyncWrite + Unpin),
+    head: &[u8],
+    plan: &Plan,
+    patience: Duration,
+) -> io::Result<u64> {
+    let mut chunk = vec![0u8; CHUNK];
+    bounded(patience, out.write_all(head)).await?;
+    for piece in &plan.pieces {
+        match piece {
+            Piece::Bytes(bytes) => bounded(patience, out.write_all(bytes)).await?,
+            Piece::File {
+                file,
+                offset,
+                length,
+            } => {
+                let (mut at, end) = (*offset, offset + length);
+                while at < end {
+                    let want = ((end - at) as usize).min(CHUNK);
+                    let n = file.read_at(&mut chunk[..want], at)?;
+                    if n == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "file shrank while being sent",
+                        ));
+                    }
+                    bounded(patience, out.write_all(&chunk[..n])).await?;
+                    at += n as u64;
+                }
+            }
+        }
+    }
+    bounded(patience, out.flush()).await?;
+    Ok(head.len() as u64 + plan.len())
+}
+
+/// One write that must make progress within `patience`.
+async fn bounded(
+    patience: Duration,
+    write: impl std::future::Future<Output = io::Result<()>>,
+) -> io::Result<()> {
+    tokio::time::timeout(patience, write)
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took no bytes for {patience:?}"),
+            ))
+        })
 }
 
 /// Waits until the socket takes bytes again, for at most `patience`.

@@ -1,5 +1,5 @@
 //! The accept loop and what every connection shares: a cap on open connections, a task
-//! per connection, the handler slots (`mount`) with their live versions and the swaps
+//! per connection (its TLS handshake first, with `tls`), the handler slots (`mount`) with their live versions and the swaps
 //! that change them, the recording of heads, the access log, and graceful shutdown (stop
 //! accepting, let in-flight responses finish, bounded).
 
@@ -28,7 +28,9 @@ use crate::mount::{self, Mounts, Route, Slot};
 use crate::record::Recorder;
 use crate::request;
 use crate::response::{self, Checked};
+use crate::stream::Stream;
 use crate::swap::{self, Report, Swapper};
+use crate::tls::{self, Tls};
 
 /// Timeouts and caps for client connections.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Cleared when shutdown begins: `/readyz` then says 503.
     pub accepting: std::sync::atomic::AtomicBool,
+    /// HTTPS, when `--tls-cert` is set: every connection's handshake.
+    pub tls: Option<Tls>,
     /// How the handlers were obtained and how long it took, for the start-up line.
     pub handler_origin: String,
 }
@@ -159,6 +163,13 @@ impl Shared {
                 config.access_log_file.as_deref(),
             )?),
             metrics: Metrics::new(),
+            tls: match &config.tls {
+                Some((cert, key)) => Some(Tls::new(
+                    tls::load(cert, key)?,
+                    config.tls_handshake_timeout,
+                )?),
+                None => None,
+            },
             accepting: std::sync::atomic::AtomicBool::new(true),
             handler_origin,
         })
@@ -369,7 +380,13 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
         let (shared, stop) = (shared.clone(), stop.clone());
         tasks.spawn(async move {
             shared.metrics.connection_opened();
-            crate::connection::serve(stream, peer, &shared, stop).await;
+            let stream = match &shared.tls {
+                None => Some(Stream::Plain(stream)),
+                Some(tls) => tls.accept(stream).await,
+            };
+            if let Some(stream) = stream {
+                crate::connection::serve(stream, peer, &shared, stop).await;
+            }
             shared.metrics.connection_closed();
             drop(permit);
         });

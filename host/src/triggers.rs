@@ -56,6 +56,12 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
                         list(&done.applied),
                         list(&done.restart)
                     );
+                    if let Some(cert) = &done.certificate {
+                        eprintln!(
+                            "sandserve: SIGHUP: TLS certificate re-read from {}",
+                            cert.display()
+                        );
+                    }
                     handler = done.handler;
                 }
                 Err(e) => {
@@ -65,6 +71,18 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
                     );
                     continue;
                 }
+            }
+        }
+        if let (None, Some(tls)) = (&reloader, &shared.tls) {
+            match tls.reload() {
+                Ok(()) => eprintln!(
+                    "sandserve: SIGHUP: TLS certificate re-read from {}",
+                    tls.files().0.display()
+                ),
+                Err(e) => eprintln!(
+                    "sandserve: SIGHUP: {}; the old certificate stays",
+                    crate::compare::one_line(&e)
+                ),
             }
         }
         let mut any = false;
@@ -78,7 +96,7 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
                 shared.swap(slot.prefix.as_deref(), path, false, true).await;
             }
         }
-        if !any && reloader.is_none() {
+        if !any && reloader.is_none() && shared.tls.is_none() {
             eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read");
         }
     }

@@ -69,8 +69,8 @@ impl Server {
         Server::spawn(command, root)
     }
 
-    /// Runs a server command and waits for the `http://ADDR/` it prints on stderr when it
-    /// listens (both sandserve and `wasmtime serve` do).
+    /// Runs a server command and waits for the `http://ADDR/` (or `https://`) it prints on
+    /// stderr when it listens (both sandserve and `wasmtime serve` do).
     pub fn spawn(mut command: Command, root: &Path) -> Server {
         let mut child = command
             .stdin(Stdio::null())
@@ -88,7 +88,11 @@ impl Server {
                 panic!("{command:?} exited ({status}) before serving:\n{output}");
             }
             output.push_str(&first);
-            if let Some(rest) = first.split("http://").nth(1) {
+            if let Some(rest) = first
+                .split("http://")
+                .nth(1)
+                .or_else(|| first.split("https://").nth(1))
+            {
                 let addr = rest.split('/').next().unwrap();
                 break addr.parse().expect("bad address in the start-up line");
             }
