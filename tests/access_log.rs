@@ -202,3 +202,74 @@ fn off_writes_nothing_and_a_bad_format_is_refused() {
         "{refused}"
     );
 }
+
+/// The server's own messages (not the access log) go through `tracing`: `RUST_LOG`
+/// chooses the levels, warnings say so, and a filter that does not parse is said once.
+fn messages(rust_log: Option<&str>) -> String {
+    let site = site();
+    let socket = site.parent.path().join("admin.sock");
+    let mut command = std::process::Command::new(common::BIN);
+    command
+        .args([
+            "--root",
+            site.root.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--admin")
+        .arg(&socket)
+        .stderr(std::process::Stdio::piped());
+    match rust_log {
+        Some(filter) => command.env("RUST_LOG", filter),
+        None => command.env_remove("RUST_LOG"),
+    };
+    let child = command.spawn().unwrap();
+    // The admin socket is bound before the handler is compiled; status answers once
+    // the server serves.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !common::admin(&socket, &["status"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    // The built-in handler has no file to re-read: a warning.
+    for signal in ["HUP", "TERM"] {
+        std::process::Command::new("kill")
+            .args(["-s", signal, &pid])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn rust_log_filters_the_servers_own_messages_by_level() {
+    let all = messages(None);
+    assert!(all.contains("sandserve: serving "), "{all}");
+    assert!(
+        all.contains("sandserve: warning: SIGHUP: the built-in handler"),
+        "{all}"
+    );
+    let warnings = messages(Some("warn"));
+    assert!(!warnings.contains("serving"), "{warnings}");
+    assert!(
+        warnings.contains("sandserve: warning: SIGHUP"),
+        "{warnings}"
+    );
+    let errors = messages(Some("error"));
+    assert!(
+        !errors.contains("serving") && !errors.contains("SIGHUP"),
+        "{errors}"
+    );
+    let bad = messages(Some("sandserve=loud"));
+    assert!(bad.contains("sandserve: warning: RUST_LOG: "), "{bad}");
+    assert!(
+        bad.contains("sandserve: serving "),
+        "the default filter instead: {bad}"
+    );
+}

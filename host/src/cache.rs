@@ -56,7 +56,7 @@ pub fn component(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<(C
     }
     let component = compile(engine, bytes)?;
     if let Err(e) = store(dir, &entry, &component) {
-        eprintln!("sandserve: warning: not caching the compiled handler: {e:#}");
+        tracing::warn!("not caching the compiled handler: {e:#}");
         return Ok((component, Origin::Compiled));
     }
     // The entry just written, mapped, in place of the compiled code in our own memory.

@@ -47,7 +47,7 @@ pub async fn serve(
             e.kind(),
             std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
         ) {
-            eprintln!("sandserve: {peer}: connection error: {e}");
+            tracing::warn!("{peer}: connection error: {e}");
         }
     }
 }

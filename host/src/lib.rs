@@ -29,6 +29,7 @@
 //! `config` turns the settings into a checked `Config` (`units` reads its values): `layers`
 //! merges the command line (`cli`), `SANDSERVE_*` variables and the `--config` file (`file`);
 //! `activate` takes the listening socket from systemd (`LISTEN_FDS`);
+//! `logging` writes the server's own messages (tracing, `RUST_LOG`);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
 //! `check` runs a handler through a conformance suite, `diff` compares two (`lab`
 //! runs handlers outside a server for both), `new` writes a handler project;
@@ -55,6 +56,7 @@ pub mod lab;
 pub mod layers;
 pub mod lines;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod mount;
 pub mod new;

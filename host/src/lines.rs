@@ -81,8 +81,8 @@ impl Lines {
             let dropped = pending.dropped;
             drop(pending);
             if dropped.is_power_of_two() {
-                eprintln!(
-                    "sandserve: {}: the disk is behind; {dropped} lines not written",
+                tracing::warn!(
+                    "{}: the disk is behind; {dropped} lines not written",
                     self.name
                 );
             }
@@ -112,8 +112,8 @@ impl Lines {
         self.shared.wake.notify_one();
         let _ = wait.recv_timeout(Duration::from_secs(1));
         if dropped > 0 {
-            eprintln!(
-                "sandserve: {}: {dropped} lines were not written (the disk was behind)",
+            tracing::warn!(
+                "{}: {dropped} lines were not written (the disk was behind)",
                 self.name
             );
         }
@@ -126,7 +126,7 @@ fn write_all(name: String, sink: Sink, out: Box<dyn Write + Send>, shared: Arc<S
     let mut failed = false;
     let mut report = |e: std::io::Error| {
         if !std::mem::replace(&mut failed, true) {
-            eprintln!("sandserve: {name}: cannot write: {e}");
+            tracing::error!("{name}: cannot write: {e}");
         }
     };
     loop {
@@ -159,7 +159,7 @@ fn write_all(name: String, sink: Sink, out: Box<dyn Write + Send>, shared: Arc<S
             match open() {
                 Ok(file) => out = BufWriter::with_capacity(BATCH, Box::new(file)),
                 // The old file stays: lines keep going somewhere.
-                Err(e) => eprintln!("sandserve: {name}: cannot reopen: {e}"),
+                Err(e) => tracing::error!("{name}: cannot reopen: {e}"),
             }
         }
         for done in flushed {

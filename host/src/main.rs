@@ -38,6 +38,7 @@ fn main() -> ExitCode {
 }
 
 fn start(argv: &[std::ffi::OsString]) -> Result<()> {
+    sandserve::logging::init();
     let resolved = sandserve::layers::resolve(argv)?;
     let config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
     // Checked first, as nginx -t: what it prints is a configuration that starts.
@@ -96,8 +97,8 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
         let user1 = sandserve::triggers::user1().context("cannot listen for SIGUSR1")?;
         let addr = listener.local_addr()?;
-        eprintln!(
-            "sandserve: serving {} on {}://{addr}/ with {} workers ({})",
+        tracing::info!(
+            "serving {} on {}://{addr}/ with {} workers ({})",
             config.root.display(),
             if config.tls.is_some() {
                 "https"
@@ -112,8 +113,8 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         }
         if let Some(metrics) = metrics {
             // Not an http:// URL: the serving line above is the one to connect to.
-            eprintln!(
-                "sandserve: metrics on {} (GET /metrics, /healthz, /readyz)",
+            tracing::info!(
+                "metrics on {} (GET /metrics, /healthz, /readyz)",
                 metrics.local_addr()?
             );
             tokio::spawn(sandserve::admin::serve_metrics(metrics, shared.clone()));

@@ -210,8 +210,8 @@ impl Shared {
         let (mut checked, trapped) = match decided {
             Ok(checked) => (checked, false),
             Err(failure) => {
-                eprintln!(
-                    "sandserve: {peer} \"{}\": 500: {:#}",
+                tracing::warn!(
+                    "{peer} \"{}\": 500: {:#}",
                     request::request_line(head),
                     failure.error
                 );
@@ -221,7 +221,7 @@ impl Shared {
         };
         if let Some(why) = slot.live.record(&version, checked.status, trapped) {
             self.metrics.rollback();
-            eprintln!("sandserve: automatic rollback of {}: {why}", slot.name());
+            tracing::warn!("automatic rollback of {}: {why}", slot.name());
         }
         if let Some(prefix) = &slot.prefix {
             mount::outward(prefix, &mut checked.head);
@@ -250,8 +250,8 @@ impl Shared {
             .await;
         self.metrics.swap(report.outcome);
         let sha = report.sha256.as_deref().unwrap_or("-");
-        eprintln!(
-            "sandserve: swap {} {}: {} {} ({} replayed, {} differ){}",
+        tracing::info!(
+            "swap {} {}: {} {} ({} replayed, {} differ){}",
             slot.name(),
             report.source,
             report.outcome,
@@ -284,8 +284,8 @@ impl Shared {
             .rollback()
             .ok_or_else(|| "no previous version is kept".to_owned())?;
         self.metrics.rollback();
-        eprintln!(
-            "sandserve: rollback of {} to {} ({})",
+        tracing::info!(
+            "rollback of {} to {} ({})",
             slot.name(),
             back.short(),
             back.source
@@ -369,7 +369,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
-                    eprintln!("sandserve: accept failed: {e}");
+                    tracing::error!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -399,8 +399,8 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
     tasks.close();
     let grace = shared.limits.shutdown_grace;
     if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-        eprintln!(
-            "sandserve: {} connections still busy after {grace:?}; closing them",
+        tracing::warn!(
+            "{} connections still busy after {grace:?}; closing them",
             tasks.len()
         );
     }

@@ -51,36 +51,30 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
                         [] => "nothing".to_owned(),
                         names => names.join(", "),
                     };
-                    eprintln!(
-                        "sandserve: SIGHUP: configuration re-read; applied: {}; needs a restart: {}",
+                    tracing::info!(
+                        "SIGHUP: configuration re-read; applied: {}; needs a restart: {}",
                         list(&done.applied),
                         list(&done.restart)
                     );
                     if let Some(cert) = &done.certificate {
-                        eprintln!(
-                            "sandserve: SIGHUP: TLS certificate re-read from {}",
-                            cert.display()
-                        );
+                        tracing::info!("SIGHUP: TLS certificate re-read from {}", cert.display());
                     }
                     handler = done.handler;
                 }
                 Err(e) => {
-                    eprintln!(
-                        "sandserve: SIGHUP: {}; nothing changed",
-                        crate::compare::one_line(&e)
-                    );
+                    tracing::warn!("SIGHUP: {}; nothing changed", crate::compare::one_line(&e));
                     continue;
                 }
             }
         }
         if let (None, Some(tls)) = (&reloader, &shared.tls) {
             match tls.reload() {
-                Ok(()) => eprintln!(
-                    "sandserve: SIGHUP: TLS certificate re-read from {}",
+                Ok(()) => tracing::info!(
+                    "SIGHUP: TLS certificate re-read from {}",
                     tls.files().0.display()
                 ),
-                Err(e) => eprintln!(
-                    "sandserve: SIGHUP: {}; the old certificate stays",
+                Err(e) => tracing::warn!(
+                    "SIGHUP: {}; the old certificate stays",
                     crate::compare::one_line(&e)
                 ),
             }
@@ -97,7 +91,7 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
             }
         }
         if !any && reloader.is_none() && shared.tls.is_none() {
-            eprintln!("sandserve: SIGHUP: the built-in handler has no file to re-read");
+            tracing::warn!("SIGHUP: the built-in handler has no file to re-read");
         }
     }
 }
