@@ -256,6 +256,18 @@ fn bad_files_are_refused_with_their_line_and_key() {
             ":3: log.access_log: --access-log fancy",
         ),
         ("[limits\n", ":2: "),
+        (
+            "[headers]\n\"X-A\" = \"a\\nSet-Cookie: s=1\"\n",
+            ":3: headers: a value cannot hold a line break",
+        ),
+        (
+            "[[cache_rule]]\nglob = \"a=b\"\nvalue = \"no-cache\"\n",
+            ":2: [[cache_rule]] glob \"a=b\": cannot hold a `=`",
+        ),
+        (
+            "[log]\nrecord_keep = [\"Cookie\"]\n",
+            ":3: log.record_keep: --record-keep Cookie: needs --record",
+        ),
     ] {
         let config = write_config(dir, &format!("root = \"{root}\"\n{body}"));
         let stderr = common::refuses(&["--config", config.to_str().unwrap()]);
@@ -415,4 +427,29 @@ fn sighup_rereads_the_file_and_applies_what_can_change_live() {
     );
     assert_eq!(s.get_with("/a.txt", &ua()).header("X-Version"), Some("2"));
     assert_eq!(s.get("/a.txt").status, 403);
+}
+
+#[test]
+fn a_flag_that_excludes_a_file_setting_outranks_it_and_paths_print_absolute() {
+    let site = site();
+    let dir = site.parent.path();
+    let config = write_config(dir, "root = \"root\"\ncache_dir = \"cache\"\n");
+    let (table, text) = print_config(&config, &["--no-cache"], &[]);
+    assert_eq!(table["no_cache"].as_bool(), Some(true));
+    assert_eq!(origin(&text, "", "no_cache"), "flag --no-cache");
+    assert!(text.contains("# cache_dir is unset"), "{text}");
+    // A relative path from a flag prints absolute (the printed file may be read from
+    // anywhere); the file read back from elsewhere serves the same root.
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .args(["--root", "root", "--print-config"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let table: toml::Table = printed.parse().unwrap();
+    assert_eq!(table["root"].as_str(), Some(site.root.to_str().unwrap()));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let again = write_config(elsewhere.path(), &printed);
+    let (table, _) = print_config(&again, &[], &[]);
+    assert_eq!(table["root"].as_str(), Some(site.root.to_str().unwrap()));
 }

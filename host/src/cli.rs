@@ -96,10 +96,10 @@ pub struct Args {
     pub listen: String,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
     /// SIGHUP re-reads both files (a pair that does not load leaves the old one).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Time a client has to complete the TLS handshake.
     #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]
@@ -199,7 +199,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Record this field too, although it is left out by default (repeatable).
-    #[arg(long = "record-keep", value_name = "NAME", requires = "record")]
+    #[arg(long = "record-keep", value_name = "NAME")]
     pub record_keep: Vec<String>,
     /// Recent request heads kept in memory (never on disk) for a swap to replay.
     #[arg(long, default_value_t = 256, value_name = "N")]
@@ -222,7 +222,7 @@ pub struct Args {
     pub max_handler_size: usize,
     /// Where compiled handlers are cached between starts
     /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Compile the handler at every start instead of caching it.
     #[arg(long)]

@@ -169,6 +169,22 @@ impl Config {
         if args.reuse_instances == 0 {
             bail!("--reuse-instances 0: must be at least 1 (1 = a fresh instance per request)");
         }
+        // Pairs are checked here, once every layer is merged: the file may give one
+        // half and a flag the other.
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), None) => bail!("--tls-cert {}: needs --tls-key too", cert.display()),
+            (None, Some(key)) => bail!("--tls-key {}: needs --tls-cert too", key.display()),
+            _ => {}
+        }
+        if let (true, Some(dir)) = (args.no_cache, &args.cache_dir) {
+            bail!(
+                "--cache-dir {}: cannot be used with --no-cache",
+                dir.display()
+            );
+        }
+        if let (Some(name), None) = (args.record_keep.first(), &args.record) {
+            bail!("--record-keep {name}: needs --record");
+        }
         if args.tls_handshake_timeout.is_zero() {
             bail!("--tls-handshake-timeout 0: must be more than 0");
         }

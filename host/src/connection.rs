@@ -264,8 +264,12 @@ pub fn head_end(buf: &[u8], scanned: &mut usize) -> Option<usize> {
 /// connection and could destroy the response before the client reads it. Otherwise
 /// (a plain request that asked to close) the close is immediate, as nginx does.
 async fn close(stream: &mut Stream, unread: bool) -> std::io::Result<()> {
-    let mut probe = [0u8; 1];
-    let pending = matches!(stream.tcp().try_read(&mut probe), Ok(n) if n > 0);
+    // Under TLS the socket's bytes are the session's: a probe would take one from
+    // rustls, so a TLS connection always lingers.
+    let pending = match stream {
+        Stream::Plain(tcp) => matches!(tcp.try_read(&mut [0u8; 1]), Ok(n) if n > 0),
+        Stream::Tls(_) => true,
+    };
     if unread || pending {
         return linger_close(stream).await;
     }

@@ -1,13 +1,7 @@
-//! The `--config` TOML file: which key is which flag (`KEYS`), and reading a file into
-//! flag values, each with its line. Unknown keys, wrong types and bad values are refused
-//! with the file, line and key named; paths in the file are relative to its directory.
-//!
-//! Every flag has a key: server-wide ones at the top, the rest in `[site]`, `[limits]`,
-//! `[swap]`, `[log]` and `[tls]` (the flag's name, in snake case, less the section's
-//! prefix), `[headers]` (`"Name" = "value"`), `[[cache_rule]]` (`glob`, `value`) and
-//! `[[mount]]` (`prefix`, `handler`).
+//! The `--config` TOML file read into flag values, each with its line (`keys` says which
+//! key is which flag). Unknown keys, wrong types and bad values are refused with the
+//! file, line and key named; paths in the file are relative to its directory.
 
-use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -18,358 +12,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::cli::Cli;
-
-/// What a key's value is in the file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
-    Text,
-    /// Text, relative to the file's directory.
-    Path,
-    Number,
-    Switch,
-    /// `"250ms"` or a number of seconds; `"64MiB"` or a number of bytes; `"10%"`.
-    Unit,
-    /// An array of strings.
-    List,
-    /// `[headers]`, `[[cache_rule]]`, `[[mount]]`: tables of their own.
-    Headers,
-    CacheRules,
-    Mounts,
-}
-
-impl Kind {
-    pub fn is_table(self) -> bool {
-        matches!(self, Kind::Headers | Kind::CacheRules | Kind::Mounts)
-    }
-}
-
-/// One setting: where it is in the file and which flag it is.
-#[derive(Debug)]
-pub struct Key {
-    /// `""` for the top level (and for the table kinds, which are their own).
-    pub section: &'static str,
-    pub key: &'static str,
-    /// clap's id of the flag (its field in `cli::Args`).
-    pub id: &'static str,
-    long: &'static str,
-    pub kind: Kind,
-    /// SIGHUP applies a change of it without a restart.
-    pub live: bool,
-}
-
-const fn key(
-    section: &'static str,
-    key: &'static str,
-    id: &'static str,
-    long: &'static str,
-    kind: Kind,
-    live: bool,
-) -> Key {
-    Key {
-        section,
-        key,
-        id,
-        long,
-        kind,
-        live,
-    }
-}
-
+use crate::keys::{KEYS, Key, Kind, SECTIONS};
 use Kind::*;
-
-/// Every server flag, in the order `--print-config` writes them.
-pub const KEYS: &[Key] = &[
-    key("", "root", "root", "root", Path, false),
-    key("", "listen", "listen", "listen", Text, false),
-    key("", "handler", "handler", "handler", Path, true),
-    key("", "workers", "workers", "workers", Number, false),
-    key("", "admin", "admin", "admin", Path, false),
-    key("", "metrics", "metrics", "metrics", Text, false),
-    key("", "cache_dir", "cache_dir", "cache-dir", Path, false),
-    key("", "no_cache", "no_cache", "no-cache", Switch, false),
-    key(
-        "site",
-        "min_user_agent_len",
-        "min_user_agent_len",
-        "min-user-agent-len",
-        Number,
-        true,
-    ),
-    key(
-        "site",
-        "serve_dotfiles",
-        "serve_dotfiles",
-        "serve-dotfiles",
-        Switch,
-        true,
-    ),
-    key("site", "list_dirs", "list_dirs", "list-dirs", Switch, true),
-    key("site", "fallback", "fallback", "fallback", Text, true),
-    key(
-        "site",
-        "cache_control",
-        "cache_control",
-        "cache-control",
-        Text,
-        true,
-    ),
-    key(
-        "limits",
-        "handler_timeout",
-        "handler_timeout",
-        "handler-timeout",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "handler_memory",
-        "handler_memory",
-        "handler-memory",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "reuse_instances",
-        "reuse_instances",
-        "reuse-instances",
-        Number,
-        false,
-    ),
-    key(
-        "limits",
-        "header_timeout",
-        "header_timeout",
-        "header-timeout",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "keepalive_timeout",
-        "keepalive_timeout",
-        "keepalive-timeout",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "send_timeout",
-        "send_timeout",
-        "send-timeout",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "shutdown_grace",
-        "shutdown_grace",
-        "shutdown-grace",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "max_connections",
-        "max_connections",
-        "max-connections",
-        Number,
-        false,
-    ),
-    key(
-        "limits",
-        "max_requests",
-        "max_requests",
-        "max-requests",
-        Number,
-        false,
-    ),
-    key(
-        "limits",
-        "max_discarded_body",
-        "max_discarded_body",
-        "max-discarded-body",
-        Unit,
-        false,
-    ),
-    key(
-        "limits",
-        "max_handler_size",
-        "max_handler_size",
-        "max-handler-size",
-        Unit,
-        false,
-    ),
-    key("swap", "watch", "watch", "watch", Switch, false),
-    key(
-        "swap",
-        "shadow_requests",
-        "shadow_requests",
-        "shadow-requests",
-        Number,
-        false,
-    ),
-    key(
-        "swap",
-        "keep_versions",
-        "keep_versions",
-        "keep-versions",
-        Number,
-        false,
-    ),
-    key(
-        "swap",
-        "rollback_window",
-        "rollback_window",
-        "rollback-window",
-        Unit,
-        false,
-    ),
-    key(
-        "swap",
-        "rollback_requests",
-        "rollback_requests",
-        "rollback-requests",
-        Number,
-        false,
-    ),
-    key(
-        "swap",
-        "rollback_threshold",
-        "rollback_threshold",
-        "rollback-threshold",
-        Unit,
-        false,
-    ),
-    key("log", "access_log", "access_log", "access-log", Text, true),
-    key(
-        "log",
-        "access_log_file",
-        "access_log_file",
-        "access-log-file",
-        Path,
-        true,
-    ),
-    key("log", "quiet", "quiet", "quiet", Switch, true),
-    key("log", "record", "record", "record", Path, false),
-    key(
-        "log",
-        "record_keep",
-        "record_keep",
-        "record-keep",
-        List,
-        false,
-    ),
-    key("tls", "cert", "tls_cert", "tls-cert", Path, true),
-    key("tls", "key", "tls_key", "tls-key", Path, true),
-    key(
-        "tls",
-        "handshake_timeout",
-        "tls_handshake_timeout",
-        "tls-handshake-timeout",
-        Unit,
-        false,
-    ),
-    key("", "headers", "headers", "header", Headers, true),
-    key(
-        "",
-        "cache_rule",
-        "cache_rules",
-        "cache-rule",
-        CacheRules,
-        true,
-    ),
-    key("", "mount", "mounts", "mount", Mounts, false),
-];
-
-const SECTIONS: &[&str] = &["site", "limits", "swap", "log", "tls"];
-
-impl Key {
-    pub fn long(&self) -> &'static str {
-        self.long
-    }
-
-    pub fn env(&self) -> String {
-        format!("SANDSERVE_{}", self.long.to_uppercase().replace('-', "_"))
-    }
-
-    /// `limits.max_requests`, as errors and logs name it.
-    pub fn name(&self) -> String {
-        match self.section {
-            "" => self.key.to_owned(),
-            section => format!("{section}.{}", self.key),
-        }
-    }
-
-    /// The flags that give this key `values` (flag syntax: `PREFIX=FILE`, `Name: value`).
-    pub fn flags(&self, values: &[(String, usize)]) -> Vec<OsString> {
-        match self.kind {
-            Switch if values.iter().any(|(v, _)| v == "true") => {
-                vec![format!("--{}", self.long).into()]
-            }
-            Switch => Vec::new(),
-            _ => values
-                .iter()
-                .map(|(v, _)| format!("--{}={v}", self.long).into())
-                .collect(),
-        }
-    }
-
-    /// The value as the file writes it, from the flag's raw values; `None` when unset.
-    pub fn render(&self, raw: &[String]) -> Option<String> {
-        let first = raw.first()?;
-        Some(match self.kind {
-            Text | Path | Unit => quote(first),
-            Number | Switch => first.clone(),
-            List => format!(
-                "[{}]",
-                raw.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
-            ),
-            Headers => {
-                // A field given more than once is one key with an array (TOML keys are unique).
-                let mut fields: Vec<(&str, Vec<String>)> = Vec::new();
-                for header in raw {
-                    let (name, value) = header.split_once(':').unwrap_or((header, ""));
-                    let value = quote(value.trim());
-                    match fields.iter_mut().find(|(n, _)| *n == name.trim()) {
-                        Some((_, values)) => values.push(value),
-                        None => fields.push((name.trim(), vec![value])),
-                    }
-                }
-                let mut out = String::from("[headers]\n");
-                for (name, values) in fields {
-                    let value = match &values[..] {
-                        [one] => one.clone(),
-                        many => format!("[{}]", many.join(", ")),
-                    };
-                    out.push_str(&format!("{} = {value}\n", quote(name)));
-                }
-                out
-            }
-            CacheRules | Mounts => {
-                let (table, left, right) = match self.kind {
-                    CacheRules => ("cache_rule", "glob", "value"),
-                    _ => ("mount", "prefix", "handler"),
-                };
-                raw.iter()
-                    .map(|text| {
-                        let (a, b) = text.split_once('=').unwrap_or((text, ""));
-                        format!(
-                            "[[{table}]]\n{left} = {}\n{right} = {}\n",
-                            quote(a),
-                            quote(b)
-                        )
-                    })
-                    .collect()
-            }
-        })
-    }
-}
-
-fn quote(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
 
 /// One key the file sets: its values as flag values, each with its line.
 pub struct Given {
@@ -424,8 +68,8 @@ impl Reader<'_> {
     }
 
     fn line(&self, span: Range<usize>) -> usize {
-        let start = span.start.min(self.text.len());
-        self.text[..start].matches('\n').count() + 1
+        let before = self.text.get(..span.start).unwrap_or(self.text);
+        before.matches('\n').count() + 1
     }
 
     fn find(
@@ -511,6 +155,12 @@ impl Reader<'_> {
                             return Err(wrong("a string", item.get_ref()));
                         };
                         let name: &str = name.get_ref();
+                        if name.contains(':') {
+                            bail!(
+                                "{}: headers: the field name {name:?} holds a `:`",
+                                self.at(item.span())
+                            );
+                        }
                         out.push((format!("{name}: {text}"), self.line(item.span())));
                     }
                 }
@@ -524,6 +174,15 @@ impl Reader<'_> {
             (CacheRules | Mounts, _) => return Err(wrong("an array of tables", v)),
         };
         for (text, line) in &values {
+            // A line break would split a value in two where the environment's lists are
+            // split, and no flag value may hold one.
+            if text.contains(['\r', '\n']) {
+                bail!(
+                    "{}:{line}: {}: a value cannot hold a line break",
+                    self.path.display(),
+                    key.name()
+                );
+            }
             self.check(key, text, *line)?;
         }
         Ok(Given {
@@ -572,6 +231,13 @@ impl Reader<'_> {
                 key.key
             );
         };
+        if a.contains('=') {
+            bail!(
+                "{}: [[{}]] {left} {a:?}: cannot hold a `=`",
+                self.at(item.span()),
+                key.key
+            );
+        }
         let b = if key.kind == Mounts {
             self.dir.join(b).display().to_string()
         } else {
@@ -586,7 +252,7 @@ impl Reader<'_> {
         if key.kind == Switch {
             return Ok(());
         }
-        let flag = format!("--{}={text}", key.long);
+        let flag = format!("--{}={text}", key.long());
         match Cli::command().try_get_matches_from(["sandserve", flag.as_str()]) {
             Err(e)
                 if matches!(
@@ -615,5 +281,59 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
         DeValue::Datetime(_) => "a date",
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's sample file reads, and sets every key there is: the reference cannot
+    /// fall behind the flags.
+    #[test]
+    fn the_readme_sample_reads_and_names_every_key() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").expect("a toml block in README") + 8;
+        let sample = &readme[start..start + readme[start..].find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandserve.toml");
+        std::fs::write(&path, sample).unwrap();
+        let given = read(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        for key in KEYS {
+            assert!(
+                given.iter().any(|g| std::ptr::eq(g.key, key)) || key.id == "no_cache",
+                "README's sample lacks {}",
+                key.name()
+            );
+        }
+    }
+
+    #[test]
+    fn values_become_the_flags_own_syntax() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "handler = \"h.wasm\"\n[limits]\nmax_requests = 0x10\nheader_timeout = 5\n[[mount]]\nprefix = \"/a/\"\nhandler = \"/abs/m.wasm\"\n[headers]\nX = [\"1\", \"2\"]\n",
+        )
+        .unwrap();
+        let given = read(&path).unwrap();
+        let flags: Vec<String> = given
+            .iter()
+            .flat_map(|g| g.key.flags(&g.values))
+            .map(|f| f.into_string().unwrap())
+            .collect();
+        let handler = format!("--handler={}", dir.path().join("h.wasm").display());
+        assert_eq!(
+            flags,
+            [
+                handler.as_str(),
+                "--max-requests=16",
+                "--header-timeout=5",
+                "--mount=/a/=/abs/m.wasm",
+                "--header=X: 1",
+                "--header=X: 2",
+            ]
+        );
     }
 }

@@ -16,7 +16,8 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::cli::{Args, Cli, clap_line};
-use crate::file::{self, Given, KEYS, Key, Kind};
+use crate::file;
+use crate::keys::{KEYS, Key, Kind};
 
 /// The command line as parsed, with `SANDSERVE_<FLAG>` for each server flag. A repeatable
 /// flag takes one value per line of its variable (as the wasi:http adapter reads them).
@@ -35,6 +36,10 @@ pub fn command() -> clap::Command {
         }
     })
 }
+
+/// Settings that exclude each other: one set by a flag or variable drops the other
+/// from the file; both set by flags or variables are refused by `config`.
+const EXCLUSIVE: &[(&str, &str)] = &[("cache_dir", "no_cache")];
 
 /// Where one setting's value came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,15 +64,29 @@ pub fn resolve(argv: &[OsString]) -> Result<Resolved> {
     let first = command()
         .try_get_matches_from(argv)
         .map_err(|e| anyhow!(clap_line(&e)))?;
-    let mut injected: HashMap<&'static str, Given> = HashMap::new();
-    let mut merged: Vec<OsString> = argv[..1].to_vec();
+    let mut injected: HashMap<&'static str, file::Given> = HashMap::new();
+    let mut merged: Vec<OsString> = argv.first().into_iter().cloned().collect();
     if let Some(path) = first.get_one::<PathBuf>("config") {
         for given in file::read(path)? {
             let key = given.key;
-            // A flag or variable outranks the file: its value stays where it is.
-            if let Some(ValueSource::CommandLine | ValueSource::EnvVariable) =
-                first.value_source(key.id)
-            {
+            // A flag or variable outranks the file: its value stays where it is, and so
+            // does one for a setting that excludes this one (`--no-cache` a file's
+            // `cache_dir`).
+            let outranked = |id: &str| {
+                matches!(
+                    first.value_source(id),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            };
+            let partner = EXCLUSIVE
+                .iter()
+                .find_map(|&(a, b)| (a == key.id).then_some(b).or((b == key.id).then_some(a)));
+            let set = |id: &str| {
+                first
+                    .get_raw(id)
+                    .is_some_and(|mut v| v.any(|v| v != "false"))
+            };
+            if outranked(key.id) || partner.is_some_and(|p| outranked(p) && set(p)) {
                 continue;
             }
             merged.extend(key.flags(&given.values));

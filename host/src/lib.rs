@@ -27,7 +27,8 @@
 //! re-reads the configuration at SIGHUP).
 //! `access` writes the access log (through `lines`, as `record` does); `metrics` counts what `admin` serves at `/metrics` (and `--metrics ADDR`).
 //! `config` turns the settings into a checked `Config` (`units` reads its values): `layers`
-//! merges the command line (`cli`), `SANDSERVE_*` variables and the `--config` file (`file`);
+//! merges the command line (`cli`), `SANDSERVE_*` variables and the `--config` file (`file`,
+//! whose keys `keys` names);
 //! `activate` takes the listening socket from systemd (`LISTEN_FDS`);
 //! `logging` writes the server's own messages (tracing, `RUST_LOG`);
 //! `shutdown` waits for SIGINT/SIGTERM; `wit` prints the contract for handler authors and
@@ -52,6 +53,7 @@ pub mod diff;
 pub mod engine;
 pub mod file;
 pub mod invoke;
+pub mod keys;
 pub mod lab;
 pub mod layers;
 pub mod lines;

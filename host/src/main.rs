@@ -10,6 +10,7 @@ use clap::FromArgMatches;
 use sandserve::{Cli, Command, Config, Shared};
 
 fn main() -> ExitCode {
+    sandserve::logging::init();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = sandserve::layers::command().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -38,11 +39,13 @@ fn main() -> ExitCode {
 }
 
 fn start(argv: &[std::ffi::OsString]) -> Result<()> {
-    sandserve::logging::init();
     let resolved = sandserve::layers::resolve(argv)?;
     let config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
     // Checked first, as nginx -t: what it prints is a configuration that starts.
     if resolved.args.print_config {
+        if let Some((cert, key)) = &config.tls {
+            sandserve::tls::load(cert, key)?;
+        }
         print!("{}", resolved.print());
         return Ok(());
     }

@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use crate::access::AccessLog;
 use crate::config::{Config, HandlerSource};
-use crate::file::Key;
+use crate::keys::Key;
 use crate::layers::{self, Resolved};
 use crate::server::Shared;
 use crate::tls;

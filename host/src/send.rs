@@ -72,11 +72,26 @@ async fn copy(
     plan: &Plan,
     patience: Duration,
 ) -> io::Result<u64> {
+    // The head and the leading in-memory pieces in one buffer (one record for a small
+    // answer); every write of at most a CHUNK must make progress within `patience`,
+    // as on the plain path, however long the whole body takes.
+    let mut first = head.to_vec();
+    let mut rest = plan.pieces.iter().peekable();
+    while let Some(Piece::Bytes(bytes)) = rest.peek() {
+        first.extend_from_slice(bytes);
+        rest.next();
+    }
+    for part in first.chunks(CHUNK) {
+        bounded(patience, out.write_all(part)).await?;
+    }
     let mut chunk = vec![0u8; CHUNK];
-    bounded(patience, out.write_all(head)).await?;
-    for piece in &plan.pieces {
+    for piece in rest {
         match piece {
-            Piece::Bytes(bytes) => bounded(patience, out.write_all(bytes)).await?,
+            Piece::Bytes(bytes) => {
+                for part in bytes.chunks(CHUNK) {
+                    bounded(patience, out.write_all(part)).await?;
+                }
+            }
             Piece::File {
                 file,
                 offset,

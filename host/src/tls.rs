@@ -137,8 +137,10 @@ impl Tls {
     /// The handshake on an accepted connection; `None` when it failed, timed out, or
     /// the client spoke plain HTTP (answered, then closed).
     pub async fn accept(&self, tcp: TcpStream) -> Option<Stream> {
+        // One deadline for the first byte and the whole handshake.
+        let deadline = tokio::time::Instant::now() + self.handshake_timeout;
         let mut first = [0u8; 1];
-        match timeout(self.handshake_timeout, tcp.peek(&mut first)).await {
+        match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
             Ok(Ok(1)) => {}
             _ => return None,
         }
@@ -146,7 +148,7 @@ impl Tls {
             refuse_plain(tcp).await;
             return None;
         }
-        match timeout(self.handshake_timeout, self.acceptor.accept(tcp)).await {
+        match tokio::time::timeout_at(deadline, self.acceptor.accept(tcp)).await {
             Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
             _ => None,
         }

@@ -45,7 +45,9 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
     while hangups.recv().await.is_some() {
         let mut handler = None;
         if let Some(reloader) = &reloader {
-            match reloader.reload(&shared) {
+            // Files are read and an old access log flushed (a second at most): off the
+            // runtime's workers' async duty while it lasts.
+            match tokio::task::block_in_place(|| reloader.reload(&shared)) {
                 Ok(done) => {
                     let list = |names: &[String]| match names {
                         [] => "nothing".to_owned(),
