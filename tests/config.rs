@@ -1,8 +1,9 @@
 //! `--config FILE`, `SANDSERVE_<FLAG>` and `--print-config` over the real binary: a file
-//! with every section starts a server on which each value shows; an unknown key, a
-//! wrong type and a bad value are refused with the file's line; the environment beats
-//! the file and a flag beats both; `--print-config` is TOML that `--config` reads back;
-//! SIGHUP re-reads the file, applies what can change live and names what cannot.
+//! with every section (`[tls]` last, checked by curl) starts a server on which each value
+//! shows; an unknown key, a wrong type and a bad value are refused with the file's line;
+//! the environment beats the file and a flag beats both; `--print-config` is TOML that
+//! `--config` reads back; SIGHUP re-reads the file, applies what can change live and
+//! names what cannot.
 
 mod common;
 
@@ -206,6 +207,41 @@ handler = "{BUILT_IN_WASM}"
     );
     assert_eq!(table["mount"][0]["prefix"].as_str(), Some("/m/"));
     assert_eq!(table["headers"]["X-From"].as_str(), Some("the file"));
+
+    // The same file with `[tls]` too (relative to the file, like the rest) serves HTTPS,
+    // with the same policy and headers (the first server's admin socket, stale once it
+    // is gone, is taken over).
+    drop(s);
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), pair.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), pair.signing_key.serialize_pem()).unwrap();
+    let mut with_tls = std::fs::read_to_string(&config).unwrap();
+    with_tls
+        .push_str("\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\nhandshake_timeout = \"4s\"\n");
+    std::fs::write(&config, with_tls).unwrap();
+    let s = serve(&config, &[], &[]);
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+        .arg(dir.join("cert.pem"))
+        .args(["-A", FIREFOX_UA, "--resolve"])
+        .arg(format!("localhost:{}:127.0.0.1", s.addr.port()))
+        .arg(format!("https://localhost:{}/a.txt", s.addr.port()))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        answer.contains("X-From: the file") && answer.ends_with("hello from a\n"),
+        "{answer}"
+    );
+    let (table, text) = print_config(&config, &[], &[]);
+    assert_eq!(table["tls"]["handshake_timeout"].as_str(), Some("4s"));
+    assert_eq!(table["tls"]["cert"].as_str(), dir.join("cert.pem").to_str());
+    assert!(origin(&text, "tls", "key").starts_with(&file), "{text}");
 }
 
 #[test]
