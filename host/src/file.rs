@@ -31,6 +31,7 @@ pub fn read(path: &Path) -> Result<Vec<Given>> {
         text: &text,
         path: &path,
         dir: path.parent().unwrap_or(Path::new("/")),
+        flags: std::cell::RefCell::new(Cli::command()),
     };
     let doc = DeTable::parse(&text).map_err(|e| {
         let at = reader.at(e.span().unwrap_or(0..0));
@@ -59,6 +60,8 @@ struct Reader<'a> {
     text: &'a str,
     path: &'a Path,
     dir: &'a Path,
+    /// The flags without the environment, built once, to check each value with.
+    flags: std::cell::RefCell<clap::Command>,
 }
 
 impl Reader<'_> {
@@ -253,7 +256,11 @@ impl Reader<'_> {
             return Ok(());
         }
         let flag = format!("--{}={text}", key.long());
-        match Cli::command().try_get_matches_from(["sandserve", flag.as_str()]) {
+        let checked = self
+            .flags
+            .borrow_mut()
+            .try_get_matches_from_mut(["sandserve", flag.as_str()]);
+        match checked {
             Err(e)
                 if matches!(
                     e.kind(),

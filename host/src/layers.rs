@@ -66,26 +66,25 @@ pub fn resolve(argv: &[OsString]) -> Result<Resolved> {
         .map_err(|e| anyhow!(clap_line(&e)))?;
     let mut injected: HashMap<&'static str, file::Given> = HashMap::new();
     let mut merged: Vec<OsString> = argv.first().into_iter().cloned().collect();
+    // A flag or variable outranks the file: its value stays where it is, and so does
+    // one for a setting that excludes this one (`--no-cache` a file's `cache_dir`).
+    let outranked = |id: &str| {
+        matches!(
+            first.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    let set = |id: &str| {
+        first
+            .get_raw(id)
+            .is_some_and(|mut v| v.any(|v| v != "false"))
+    };
     if let Some(path) = first.get_one::<PathBuf>("config") {
         for given in file::read(path)? {
             let key = given.key;
-            // A flag or variable outranks the file: its value stays where it is, and so
-            // does one for a setting that excludes this one (`--no-cache` a file's
-            // `cache_dir`).
-            let outranked = |id: &str| {
-                matches!(
-                    first.value_source(id),
-                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-                )
-            };
             let partner = EXCLUSIVE
                 .iter()
                 .find_map(|&(a, b)| (a == key.id).then_some(b).or((b == key.id).then_some(a)));
-            let set = |id: &str| {
-                first
-                    .get_raw(id)
-                    .is_some_and(|mut v| v.any(|v| v != "false"))
-            };
             if outranked(key.id) || partner.is_some_and(|p| outranked(p) && set(p)) {
                 continue;
             }
@@ -93,7 +92,7 @@ pub fn resolve(argv: &[OsString]) -> Result<Resolved> {
             injected.insert(key.id, given);
         }
     }
-    merged.extend(argv[1..].iter().cloned());
+    merged.extend(argv.iter().skip(1).cloned());
     let matches = command()
         .try_get_matches_from(&merged)
         .map_err(|e| anyhow!(clap_line(&e)))?;

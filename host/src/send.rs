@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io;
 use std::time::Duration;
 
+use std::iter::Peekable;
 use std::os::unix::fs::FileExt;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
@@ -39,14 +40,7 @@ async fn send_plain(
     plan: &Plan,
     patience: Duration,
 ) -> io::Result<u64> {
-    // The head and every leading in-memory piece go out in one write.
-    let mut first = Vec::with_capacity(head.len() + plan.len().min(COALESCE_LIMIT) as usize);
-    first.extend_from_slice(head);
-    let mut rest = plan.pieces.iter().peekable();
-    while let Some(Piece::Bytes(bytes)) = rest.peek() {
-        first.extend_from_slice(bytes);
-        rest.next();
-    }
+    let (first, mut rest) = leading(head, plan);
     // When more follows, MSG_MORE lets the kernel put the head in the same segment as
     // the start of the file instead of sending a small packet of its own (nginx's
     // tcp_nopush does the same with TCP_CORK).
@@ -64,6 +58,19 @@ async fn send_plain(
     Ok(head.len() as u64 + plan.len())
 }
 
+/// The head and every leading in-memory piece in one buffer, to go out in one write;
+/// and the pieces after them.
+fn leading<'p>(head: &[u8], plan: &'p Plan) -> (Vec<u8>, Peekable<std::slice::Iter<'p, Piece>>) {
+    let mut first = Vec::with_capacity(head.len() + plan.len().min(COALESCE_LIMIT) as usize);
+    first.extend_from_slice(head);
+    let mut rest = plan.pieces.iter().peekable();
+    while let Some(Piece::Bytes(bytes)) = rest.peek() {
+        first.extend_from_slice(bytes);
+        rest.next();
+    }
+    (first, rest)
+}
+
 /// The head and body through `out` (a TLS session): in-memory pieces as they are,
 /// files read in `CHUNK`s at their offsets (from the page cache, as sendfile would).
 async fn copy(
@@ -72,15 +79,9 @@ async fn copy(
     plan: &Plan,
     patience: Duration,
 ) -> io::Result<u64> {
-    // The head and the leading in-memory pieces in one buffer (one record for a small
-    // answer); every write of at most a CHUNK must make progress within `patience`,
-    // as on the plain path, however long the whole body takes.
-    let mut first = head.to_vec();
-    let mut rest = plan.pieces.iter().peekable();
-    while let Some(Piece::Bytes(bytes)) = rest.peek() {
-        first.extend_from_slice(bytes);
-        rest.next();
-    }
+    // One record for a small answer; every write of at most a CHUNK must make progress
+    // within `patience`, as on the plain path, however long the whole body takes.
+    let (first, rest) = leading(head, plan);
     for part in first.chunks(CHUNK) {
         bounded(patience, out.write_all(part)).await?;
     }
