@@ -72,19 +72,10 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
 
 /// Serves admin clients until the listener is dropped.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
-    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
     let uid = rustix::process::geteuid().as_raw();
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+    each_client(listener, |stream| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
+        async move {
             let allowed = stream.peer_cred().is_ok_and(|cred| cred.uid() == uid);
             let _ = if allowed {
                 answer(stream, &shared).await
@@ -94,6 +85,51 @@ pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
                 let _ = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
                 reply(stream, 403, &json!({"error": "not the server's user"})).await
             };
+        }
+    })
+    .await
+}
+
+/// A listening socket of either kind, for `each_client`.
+trait Listener {
+    type Stream: Send + 'static;
+    fn next(&self) -> impl Future<Output = std::io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+    async fn next(&self) -> std::io::Result<UnixStream> {
+        Ok(self.accept().await?.0)
+    }
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn next(&self) -> std::io::Result<Self::Stream> {
+        Ok(self.accept().await?.0)
+    }
+}
+
+/// Accepts clients until the listener is gone, each answered by `handle` in a task of
+/// its own, at most `MAX_CLIENTS` at once (more wait in the backlog); a failed accept
+/// (out of descriptors) waits a moment instead of spinning.
+async fn each_client<L: Listener, Fut>(listener: L, handle: impl Fn(L::Stream) -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok(stream) = listener.next().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let work = handle(stream);
+        tokio::spawn(async move {
+            let _permit = permit;
+            work.await;
         });
     }
 }
@@ -172,18 +208,9 @@ fn probe(method: &str, path: &str, shared: &Shared) -> Option<(u16, &'static str
 /// Serves `/metrics`, `/healthz` and `/readyz` on `--metrics ADDR`, one request per
 /// connection, bounded like the admin socket; everything else is 404.
 pub async fn serve_metrics(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((mut stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+    each_client(listener, |mut stream| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
+        async move {
             let request = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
             let (status, kind, body) = match request {
                 Ok(Ok((method, target, _))) => {
@@ -197,8 +224,9 @@ pub async fn serve_metrics(listener: tokio::net::TcpListener, shared: Arc<Shared
                 _ => (400, "text/plain; charset=utf-8", "bad request\n".to_owned()),
             };
             let _ = send(stream, status, kind, body.as_bytes()).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// The method, target and body of one request.
