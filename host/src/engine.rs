@@ -29,7 +29,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances that may exist at once, over all handler versions. Each lives for one
 /// request (or one replayed request of a swap's check), so this bounds the requests
 /// being handled at the same moment, not connections.
-const MAX_INSTANCES: u32 = 1000;
+pub const MAX_INSTANCES: u32 = 1000;
 
 /// Bytes of each memory, table and stack slot kept mapped between instances.
 const KEEP_RESIDENT: usize = 2 << 20;
@@ -38,13 +38,14 @@ const KEEP_RESIDENT: usize = 2 << 20;
 pub struct Engine {
     pub engine: wasmtime::Engine,
     linker: Linker<Sandbox>,
-    /// Where compiled handlers are kept between starts (`None`: always compile).
-    cache: Option<Arc<Path>>,
+    /// Where compiled handlers are kept between starts (`None`: always compile), and
+    /// the bytes it may hold.
+    cache: Option<(Arc<Path>, u64)>,
     _ticker: EpochTicker,
 }
 
 impl Engine {
-    pub fn new(memory_limit: usize, cache: Option<&Path>) -> Result<Engine> {
+    pub fn new(memory_limit: usize, cache: Option<(&Path, u64)>) -> Result<Engine> {
         let engine = engine(memory_limit)?;
         // Both the root and WASI are in the one linker: a component is pre-linked only
         // to what it imports, so a handler without WASI imports pays nothing for it.
@@ -58,7 +59,7 @@ impl Engine {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
             linker,
-            cache: cache.map(Arc::from),
+            cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
         })
     }
 
@@ -67,7 +68,8 @@ impl Engine {
     /// (0.3.0 or 0.2.0). Compiling a large component takes seconds of CPU: call it off
     /// the serving path.
     pub fn prepare(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
-        let (component, origin) = cache::component(&self.engine, bytes, self.cache.as_deref())?;
+        let cache = self.cache.as_ref().map(|(dir, max)| (&**dir, *max));
+        let (component, origin) = cache::component(&self.engine, bytes, cache)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -89,8 +91,9 @@ fn engine(memory_limit: usize) -> Result<wasmtime::Engine> {
         .max_memory_size(memory_limit)
         // Reset only the pages an instance dirtied, in place, instead of handing them
         // back to the kernel: a fresh instance then starts without page faults. (Needs
-        // Linux 6.7's PAGEMAP_SCAN; elsewhere wasmtime falls back to madvise.)
-        .pagemap_scan(Enabled::Auto)
+        // Linux 6.7's PAGEMAP_SCAN; elsewhere wasmtime falls back to madvise.) Not with
+        // swap: see `pagemap_scan`.
+        .pagemap_scan(pagemap_scan())
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT)
         .async_stack_keep_resident(KEEP_RESIDENT);
@@ -102,6 +105,30 @@ fn engine(memory_limit: usize) -> Result<wasmtime::Engine> {
     wasmtime::Engine::new(&config)
         .map_err(anyhow::Error::from)
         .context("cannot configure the WebAssembly engine")
+}
+
+/// Whether the pooling allocator may find dirty pages with PAGEMAP_SCAN. wasmtime
+/// 48.0.10's scan asks for pages that are written *and present*: a dirty page the
+/// kernel swapped out is neither reset nor released, so the next instance in that slot
+/// would read the last one's data (48.0.11 fixes the scan, but its crates are not all
+/// published). With any swap active at start, the scan is off and every slot is reset
+/// by copying and `madvise` — slower, never stale. Swap turned on after start is not
+/// seen: SECURITY.md says to restart.
+fn pagemap_scan() -> Enabled {
+    match swap_active() {
+        false => Enabled::Auto,
+        true => {
+            tracing::warn!(
+                "swap is active: handler memory is reset without PAGEMAP_SCAN (slower per request)"
+            );
+            Enabled::No
+        }
+    }
+}
+
+/// Whether `/proc/swaps` lists a swap area (or cannot be read: then assume it does).
+fn swap_active() -> bool {
+    std::fs::read_to_string("/proc/swaps").map_or(true, |text| text.lines().count() > 1)
 }
 
 /// One thread per engine that advances the epoch, so that a guest that runs past its
