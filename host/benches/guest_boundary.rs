@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use sandserve::bindings::{wit, wit_root};
 use sandserve::engine::{BUILT_IN_HANDLER, Engine};
-use sandserve::invoke::{Handler, Invoker};
+use sandserve::invoke::{Bounds, Handler, Invoker};
 use sandserve::root::Lent;
 use sandserve::{request, response};
 
@@ -34,9 +34,7 @@ fn boundary(c: &mut Criterion) {
         engine.clone(),
         root.path().to_owned(),
         dir.clone(),
-        Duration::from_secs(1),
-        64 << 20,
-        1,
+        Bounds::new(Duration::from_secs(1), 64 << 20),
     );
     let policy = wit::Policy {
         min_user_agent_len: 0,
@@ -48,6 +46,7 @@ fn boundary(c: &mut Criterion) {
         fallback: None,
     };
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let quota = tokio::sync::Semaphore::new(1000);
     let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";
     let request = request::to_request(head, peer, 0, &policy);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -70,13 +69,18 @@ fn boundary(c: &mut Criterion) {
     });
     bench_invoker(&mut group, &rt, "", &invoker, &handler, &request);
     bench_invoker(&mut group, &rt, "wasi_", &invoker, &wasi, &request);
-    let (answer, _) = rt.block_on(invoker.call(&handler, &request)).unwrap();
+    let (answer, _) = rt
+        .block_on(invoker.call(&handler, &quota, &request))
+        .unwrap();
     group.bench_function("host_check_and_open", |b| {
         b.iter(|| response::check(answer.clone(), false, &dir, Vec::new()).unwrap())
     });
     group.bench_function("host_check_opened", |b| {
         b.iter_batched(
-            || rt.block_on(invoker.call(&handler, &request)).unwrap(),
+            || {
+                rt.block_on(invoker.call(&handler, &quota, &request))
+                    .unwrap()
+            },
             |(answer, opened)| response::check(answer, false, &dir, opened).unwrap(),
             criterion::BatchSize::SmallInput,
         )
@@ -107,6 +111,7 @@ fn bench_invoker(
     handler: &Handler,
     request: &wit::Request,
 ) {
+    let quota = tokio::sync::Semaphore::new(1000);
     group.bench_function(format!("{prefix}instantiate_and_drop"), |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -116,7 +121,7 @@ fn bench_invoker(
         })
     });
     group.bench_function(format!("{prefix}full_request"), |b| {
-        b.iter(|| rt.block_on(invoker.call(handler, request)).unwrap())
+        b.iter(|| rt.block_on(invoker.call(handler, &quota, request)).unwrap())
     });
 }
 

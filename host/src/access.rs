@@ -4,12 +4,14 @@
 //!
 //! - `sandserve` (default): `peer "request line" status bytes microseconds` plus the
 //!   handler's version and time — the line this server always wrote, kept as the
-//!   default so that scripts reading it keep working; compact for a terminal;
+//!   default so that scripts reading it keep working; compact for a terminal — and
+//!   `deadline` at the end when the handler was stopped at its deadline;
 //! - `common`: NCSA Common Log Format, exactly (`host - - [time] "request" status bytes`);
 //! - `combined`: nginx/Apache combined (common + `"referer" "user-agent"`), then the
 //!   handler's time in microseconds and version, as nginx configs append
 //!   `$request_time` (combined parsers match the standard fields from the start);
-//! - `json`: one JSON object per line;
+//! - `json`: one JSON object per line (`"deadline": true` for a handler stopped at
+//!   its deadline);
 //! - `off`.
 //!
 //! Quoted values are escaped (`"`, `\` and control characters), so a client cannot
@@ -57,6 +59,8 @@ pub struct Entry<'a> {
     pub micros: u128,
     /// The live version's short sha256 and the handler's time, when a handler decided.
     pub handler: Option<(&'a str, u128)>,
+    /// The handler was stopped at its deadline (the 500 is the host's).
+    pub deadline: bool,
     pub at: SystemTime,
 }
 
@@ -126,8 +130,12 @@ pub fn line(format: Format, e: &Entry<'_>) -> Vec<u8> {
     let _ = match format {
         Format::Sandserve => writeln!(
             out,
-            "{} \"{request}\" {} {} {}us {version} {handler_us}",
-            e.peer, e.status, e.bytes, e.micros
+            "{} \"{request}\" {} {} {}us {version} {handler_us}{}",
+            e.peer,
+            e.status,
+            e.bytes,
+            e.micros,
+            if e.deadline { " deadline" } else { "" }
         ),
         Format::Common | Format::Combined => {
             let _ = write!(
@@ -162,6 +170,7 @@ pub fn line(format: Format, e: &Entry<'_>) -> Vec<u8> {
                 "user_agent": field(e.head, "user-agent"),
                 "handler_us": e.handler.map(|(_, us)| us as u64),
                 "handler": e.handler.map(|(v, _)| v),
+                "deadline": e.deadline,
             });
             let _ = serde_json::to_writer(&mut out, &value);
             writeln!(out)
@@ -231,8 +240,29 @@ mod tests {
             bytes: 1234,
             micros: 250,
             handler: Some(("3f2a9c1d0e5b", 40)),
+            deadline: false,
             at: UNIX_EPOCH + Duration::from_secs(971_186_136),
         }
+    }
+
+    /// A call stopped at its deadline says so in the formats of our own, never in the
+    /// standard ones.
+    #[test]
+    fn the_deadline_is_said_where_the_format_is_ours() {
+        let head = b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut e = entry(head);
+        e.deadline = true;
+        e.status = 500;
+        let own = String::from_utf8(super::line(Format::Sandserve, &e)).unwrap();
+        assert!(own.ends_with(" 3f2a9c1d0e5b 40 deadline\n"), "{own}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&super::line(Format::Json, &e)).unwrap();
+        assert_eq!(json["deadline"], true);
+        let common = String::from_utf8(super::line(Format::Common, &e)).unwrap();
+        assert!(common.ends_with("\" 500 1234\n"), "{common}");
+        e.deadline = false;
+        let own = String::from_utf8(super::line(Format::Sandserve, &e)).unwrap();
+        assert!(own.ends_with(" 3f2a9c1d0e5b 40\n"), "{own}");
     }
 
     #[test]

@@ -146,6 +146,18 @@ pub struct Args {
     /// the connection): `1s`, `250ms`.
     #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
     pub handler_timeout: Duration,
+    /// WASI resources (open files and directories, streams, pollables) one handler
+    /// instance may hold at once; an open past it fails inside the handler.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub handler_descriptors: usize,
+    /// Longest a request waits for a free handler instance (all are in use, or its
+    /// slot has used its --slot-instances) before it gets 503 with `Retry-After`.
+    #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
+    pub instance_wait: Duration,
+    /// Handler instances one slot (--handler's, or one --mount's) may have in flight at
+    /// once, of the 1000 the server has, so that one slot cannot take them all.
+    #[arg(long, default_value_t = 750, value_name = "N")]
+    pub slot_instances: u32,
     /// Linear memory one handler instance may use (beyond it, a 500): `64MiB`, `512KiB`.
     #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
     pub handler_memory: usize,
@@ -217,6 +229,11 @@ pub struct Args {
     /// failures (5xx, traps) while the previous version's were not: `10%`.
     #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = percent)]
     pub rollback_threshold: f64,
+    /// Longest a swap's check may run its handlers (the candidate's first instance and
+    /// the replay of recent requests through both versions); past it, the swap is
+    /// refused and the next one may start.
+    #[arg(long, default_value = "30s", value_name = "TIME", value_parser = duration)]
+    pub swap_check_timeout: Duration,
     /// Largest handler component a swap reads.
     #[arg(long, default_value = "256MiB", value_name = "SIZE", value_parser = size)]
     pub max_handler_size: usize,
@@ -224,6 +241,10 @@ pub struct Args {
     /// [default: $XDG_CACHE_HOME/sandserve or ~/.cache/sandserve].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes the compiled-handler cache keeps on disk; the least recently used
+    /// entries are removed past it.
+    #[arg(long, default_value = "1GiB", value_name = "SIZE", value_parser = size)]
+    pub cache_max: usize,
     /// Compile the handler at every start instead of caching it.
     #[arg(long)]
     pub no_cache: bool,

@@ -37,6 +37,14 @@ pub struct Config {
     pub cache_rules: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub handler_timeout: Duration,
+    /// WASI resources one instance may hold at once.
+    pub handler_descriptors: usize,
+    /// Longest wait for a free instance before a 503.
+    pub instance_wait: Duration,
+    /// Instances one slot may have in flight.
+    pub slot_instances: u32,
+    /// Bound on a swap's handler runs (first instance and replay).
+    pub swap_check_timeout: Duration,
     /// Bytes of linear memory one instance may use.
     pub handler_memory: usize,
     /// Requests one instance may serve (1: a fresh instance per request).
@@ -61,6 +69,8 @@ pub struct Config {
     pub max_handler_size: u64,
     /// Compiled-handler cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
+    /// Bytes the compiled-handler cache may keep.
+    pub cache_max: u64,
     pub access_log: crate::access::Format,
     pub access_log_file: Option<PathBuf>,
     /// `--tls-cert` and `--tls-key`: HTTPS when set.
@@ -191,6 +201,19 @@ impl Config {
         if args.handler_timeout < Duration::from_millis(1) {
             bail!("--handler-timeout: must be at least 1ms");
         }
+        if args.handler_descriptors == 0 {
+            bail!("--handler-descriptors 0: must be at least 1");
+        }
+        let instances = crate::engine::MAX_INSTANCES;
+        if !(1..=instances).contains(&args.slot_instances) {
+            bail!(
+                "--slot-instances {}: must be 1 to {instances} (the instances the server has)",
+                args.slot_instances
+            );
+        }
+        if args.swap_check_timeout.is_zero() {
+            bail!("--swap-check-timeout 0: must be more than 0");
+        }
         // The syntax is the core's, shared with the wasi:http adapter's environment.
         let mut cache_rules = Vec::new();
         for rule in &args.cache_rules {
@@ -224,6 +247,10 @@ impl Config {
             cache_rules,
             headers,
             handler_timeout: args.handler_timeout,
+            handler_descriptors: args.handler_descriptors,
+            instance_wait: args.instance_wait,
+            slot_instances: args.slot_instances,
+            swap_check_timeout: args.swap_check_timeout,
             handler_memory: args.handler_memory,
             reuse_instances: args.reuse_instances,
             header_timeout: args.header_timeout,
@@ -249,6 +276,7 @@ impl Config {
             } else {
                 args.cache_dir.or_else(crate::cache::default_dir)
             },
+            cache_max: args.cache_max as u64,
             access_log,
             access_log_file: args.access_log_file,
             tls: args.tls_cert.zip(args.tls_key),

@@ -8,9 +8,10 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Result;
 use cap_std::fs::Dir;
+use tokio::sync::Semaphore;
 
 use crate::bindings::wit;
-use crate::invoke::{Handler, Invoker};
+use crate::invoke::{Cause, Handler, Invoker};
 use crate::request;
 use crate::response::{self, Checked};
 
@@ -19,7 +20,47 @@ use crate::response::{self, Checked};
 pub struct Failure {
     /// The handler trapped, ran out of time or memory (not merely answered badly).
     pub trapped: bool,
+    /// Stopped by a deadline (the epoch's or the wall clock's).
+    pub timed_out: bool,
+    /// The server could not run it (no free instance, no descriptor for its file): a
+    /// 503 that says nothing of the handler, so it never counts against a version.
+    pub busy: bool,
     pub error: anyhow::Error,
+}
+
+impl Failure {
+    fn of(error: anyhow::Error) -> Failure {
+        let cause = crate::invoke::cause(&error).map(|f| (f.cause, f.timed_out()));
+        // A store whose preopen could not be opened for lack of descriptors is the
+        // server's state too.
+        let busy = matches!(cause, Some((Cause::Busy, _))) || out_of_descriptors(&error);
+        Failure {
+            trapped: !busy,
+            timed_out: cause.is_some_and(|(_, timed_out)| timed_out),
+            busy,
+            error,
+        }
+    }
+
+    /// The answer was checked and refused (not the handler's failure to run): unless
+    /// the server was out of descriptors, which is the server's state, not the answer.
+    fn refused(error: anyhow::Error) -> Failure {
+        Failure {
+            trapped: false,
+            timed_out: false,
+            busy: out_of_descriptors(&error),
+            error,
+        }
+    }
+}
+
+/// Whether `error` is the process (or system) running out of file descriptors.
+fn out_of_descriptors(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(crate::descriptors::exhausted)
+    })
 }
 
 pub struct Decider {
@@ -52,9 +93,11 @@ impl Decider {
     }
 
     /// The checked answer of `handler` to one head that `request::check` passed.
+    /// `quota`: the slot's instances in flight.
     pub async fn decide(
         &self,
         handler: &Handler,
+        quota: &Semaphore,
         head: &[u8],
         peer: SocketAddr,
         index: u32,
@@ -63,23 +106,15 @@ impl Decider {
         let request = request::to_request(head, peer, index, &self.policy());
         let (response, opened) = self
             .invoker
-            .call(handler, &request)
+            .call(handler, quota, &request)
             .await
-            .map_err(|error| Failure {
-                trapped: true,
-                error,
-            })?;
-        response::check(response, head_request, &self.root, opened).map_err(|error| Failure {
-            trapped: false,
-            error,
-        })
+            .map_err(Failure::of)?;
+        response::check(response, head_request, &self.root, opened).map_err(Failure::refused)
     }
 
     /// Instantiates `handler` once in a fresh store, as a request would, and drops it:
     /// a component whose imports or start-up fail is caught before it goes live.
     pub async fn try_instantiate(&self, handler: &Handler) -> Result<()> {
-        let mut store = self.invoker.store(handler)?;
-        self.invoker.instantiate(handler, &mut store).await?;
-        Ok(())
+        self.invoker.try_instantiate(handler).await
     }
 }

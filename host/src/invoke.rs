@@ -1,25 +1,33 @@
-//! One request in the sandbox: a fresh store with the root lent to it (and, for a
-//! handler that imports WASI, a read-only preopen of it), a memory cap and a deadline;
+//! One request in the sandbox: a free instance slot (bounded wait, a quota per handler
+//! slot), a fresh store with the root lent to it (and, for a handler that imports WASI,
+//! a read-only preopen of it), a memory cap, a cap on WASI resources and two deadlines;
 //! an instance of the given pre-linked handler; one `handle` call. Which handler
 //! version that is, is `live`'s business.
+//!
+//! The deadlines: the epoch interrupts wasm that is *running* past `--handler-timeout`
+//! (a trap); a wall-clock timeout two epoch ticks later drops the whole call — store,
+//! instance, slot — whatever it is awaiting (a sleep, a clock pollable, a read on a
+//! blocking thread), which the epoch cannot see.
 //!
 //! By default every request gets its own instance. `--reuse-instances N` (opt-in) lets
 //! an instance serve up to N requests one after the other; what can then leak from one
 //! request to the next is spelled out on `Invoker::call`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cap_std::fs::Dir;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::bindings::wit;
 use crate::contract::{Instance, Pre};
-use crate::engine::{EPOCH_TICK, Engine};
+use crate::engine::{EPOCH_TICK, Engine, MAX_INSTANCES};
 use crate::root::{Lent, Opened};
 use crate::sandbox::Sandbox;
 
@@ -28,6 +36,8 @@ struct Warm {
     store: Store<Sandbox>,
     instance: Instance,
     uses: u32,
+    /// Its pooled slot, held while it exists, idle or not.
+    _slot: OwnedSemaphorePermit,
 }
 
 /// Most idle instances kept for reuse; more are dropped.
@@ -37,6 +47,9 @@ const MAX_IDLE: usize = 64;
 pub struct Handler {
     pre: Pre,
     idle: Mutex<Vec<Warm>>,
+    /// Set while the version is not live: its calls still in flight drop their
+    /// instances instead of keeping them idle.
+    retired: AtomicBool,
 }
 
 impl Handler {
@@ -44,6 +57,7 @@ impl Handler {
         Handler {
             pre,
             idle: Mutex::new(Vec::new()),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -57,9 +71,58 @@ impl Handler {
         self.pre.wasi
     }
 
-    /// Drops the idle instances (a version that stops serving holds none).
-    pub fn clear_idle(&self) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    /// A version that stops serving: its idle instances are dropped, and so are those
+    /// its calls in flight finish with (a kept version holds no slots).
+    pub fn retire(&self) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        self.retired.store(true, Ordering::Relaxed);
+        idle.clear();
+    }
+
+    /// A version live again (a rollback): its instances may be kept once more.
+    pub fn revive(&self) {
+        self.retired.store(false, Ordering::Relaxed);
+    }
+
+    /// Instances kept idle (for the tests of `retire`).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Keeps `warm` for the next call, unless the version retired or enough are kept.
+    fn keep(&self, warm: Warm) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.retired.load(Ordering::Relaxed) && idle.len() < MAX_IDLE {
+            idle.push(warm);
+        }
+    }
+}
+
+/// What bounds each call, from the command line.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    /// `--handler-timeout`.
+    pub timeout: Duration,
+    /// `--handler-memory`: bytes of linear memory per instance.
+    pub memory: usize,
+    /// `--reuse-instances`: requests one instance may serve (1: always fresh).
+    pub reuse: u32,
+    /// `--handler-descriptors`: WASI resources one instance may hold at once.
+    pub descriptors: usize,
+    /// `--instance-wait`: longest wait for a free instance.
+    pub instance_wait: Duration,
+}
+
+impl Bounds {
+    /// The defaults of the flags, for the tools and the benchmarks.
+    pub fn new(timeout: Duration, memory: usize) -> Bounds {
+        Bounds {
+            timeout,
+            memory,
+            reuse: 1,
+            descriptors: 128,
+            instance_wait: Duration::from_secs(1),
+        }
     }
 }
 
@@ -71,29 +134,36 @@ pub struct Invoker {
     /// The root every request's `root` import resolves below.
     dir: Arc<Dir>,
     deadline_ticks: u64,
-    memory_limit: usize,
-    /// Requests one instance may serve: 1 is a fresh instance for every request.
-    reuse: u32,
+    /// The wall-clock bound of a whole call: the timeout and two ticks, so that code
+    /// that is running meets the epoch's trap first.
+    wall: Duration,
+    bounds: Bounds,
+    /// One permit per pooled instance: a call waits here (bounded) instead of failing
+    /// to instantiate when every slot of the pool is taken.
+    pool: Arc<Semaphore>,
 }
 
 impl Invoker {
-    pub fn new(
-        engine: Arc<Engine>,
-        root: PathBuf,
-        dir: Arc<Dir>,
-        timeout: Duration,
-        memory_limit: usize,
-        reuse: u32,
-    ) -> Invoker {
+    pub fn new(engine: Arc<Engine>, root: PathBuf, dir: Arc<Dir>, bounds: Bounds) -> Invoker {
+        let timeout = bounds.timeout;
         let deadline_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Invoker {
             engine,
             root,
             dir,
             deadline_ticks,
-            memory_limit,
-            reuse: reuse.max(1),
+            wall: timeout + 2 * EPOCH_TICK,
+            bounds: Bounds {
+                reuse: bounds.reuse.max(1),
+                ..bounds
+            },
+            pool: Arc::new(Semaphore::new(MAX_INSTANCES as usize)),
         }
+    }
+
+    /// The wall-clock deadline of one call.
+    pub fn wall(&self) -> Duration {
+        self.wall
     }
 
     /// Calls the handler once. By default in an instance nobody else has seen or will
@@ -103,47 +173,107 @@ impl Invoker {
     /// heads; its globals and statics), WASI resources the guest left open, and the
     /// position in WASI's random streams. Never shared: instances themselves (one
     /// request at a time), the deadline (per call) and the memory cap (per instance).
-    /// An instance whose call failed or trapped is dropped, never reused. Files the
-    /// call opened through `root` are never kept past it: they come back with the
-    /// answer, for its body.
+    /// An instance whose call failed, trapped or ran out of time is dropped, never
+    /// reused. Files the call opened through `root` are never kept past it: they come
+    /// back with the answer, for its body.
+    /// `quota`: the calling slot's instances in flight (`--slot-instances`).
     pub async fn call(
         &self,
         handler: &Handler,
+        quota: &Semaphore,
         request: &wit::Request,
     ) -> Result<(wit::Response, Vec<Opened>)> {
-        let warm = if self.reuse > 1 {
+        let waited = Instant::now();
+        let Ok(Ok(_in_flight)) =
+            tokio::time::timeout(self.bounds.instance_wait, quota.acquire()).await
+        else {
+            return Err(failed(
+                Cause::Busy,
+                "no handler instance free for this slot".into(),
+            ));
+        };
+        let warm = if self.bounds.reuse > 1 {
             handler.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
         } else {
             None
         };
-        let mut warm = match warm {
-            Some(warm) => warm,
-            None => {
-                let mut store = self.store(handler)?;
-                let instance = self.instantiate(handler, &mut store).await?;
-                Warm {
-                    store,
-                    instance,
-                    uses: 0,
+        let slot = match warm {
+            Some(_) => None,
+            None => Some(self.slot(waited).await?),
+        };
+        // Everything the handler can wait on happens in here: dropping it at the wall
+        // deadline drops the store, the instance and the slot with it.
+        let run = async {
+            let mut warm = match (warm, slot) {
+                (Some(warm), _) => warm,
+                (None, Some(slot)) => {
+                    let mut store = self.store(handler)?;
+                    let instance = self.instantiate(handler, &mut store).await?;
+                    Warm {
+                        store,
+                        instance,
+                        uses: 0,
+                        _slot: slot,
+                    }
                 }
+                (None, None) => unreachable!("a slot is taken whenever no instance is idle"),
+            };
+            warm.store.data_mut().ticks = 0;
+            warm.store.set_epoch_deadline(1);
+            let response = warm
+                .instance
+                .handle(&mut warm.store, request)
+                .await
+                .map_err(one_line)?;
+            anyhow::Ok((warm, response))
+        };
+        let (mut warm, response) = match tokio::time::timeout(self.wall, run).await {
+            Ok(done) => done?,
+            Err(_) => {
+                let text = format!(
+                    "the handler failed: no answer within its deadline ({:?})",
+                    self.bounds.timeout
+                );
+                return Err(failed(Cause::Deadline, text));
             }
         };
-        warm.store.data_mut().ticks = 0;
-        warm.store.set_epoch_deadline(1);
-        let response = warm
-            .instance
-            .handle(&mut warm.store, request)
-            .await
-            .map_err(one_line)?;
+        if std::mem::take(&mut warm.store.data_mut().root.starved) {
+            return Err(failed(Cause::Busy, "out of file descriptors".into()));
+        }
         let opened = warm.store.data_mut().root.take();
         warm.uses += 1;
-        if warm.uses < self.reuse {
-            let mut idle = handler.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(warm);
-            }
+        if warm.uses < self.bounds.reuse {
+            handler.keep(warm);
         }
         Ok((response, opened))
+    }
+
+    /// One of the pool's instance slots, waiting for one until `--instance-wait` after
+    /// `since`.
+    async fn slot(&self, since: Instant) -> Result<OwnedSemaphorePermit> {
+        let left = self.bounds.instance_wait.saturating_sub(since.elapsed());
+        match tokio::time::timeout(left, self.pool.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(failed(Cause::Busy, "no handler instance free".into())),
+        }
+    }
+
+    /// Instantiates `handler` once in a fresh store and slot, as a request would, and
+    /// drops it, all within the call's deadline: a component whose imports or start-up
+    /// fail is caught before it goes live.
+    pub async fn try_instantiate(&self, handler: &Handler) -> Result<()> {
+        let _slot = self.slot(Instant::now()).await?;
+        let run = async {
+            let mut store = self.store(handler)?;
+            self.instantiate(handler, &mut store).await.map(drop)
+        };
+        match tokio::time::timeout(self.wall, run).await {
+            Ok(done) => done,
+            Err(_) => Err(failed(
+                Cause::Deadline,
+                format!("its start-up took over {:?}", self.bounds.timeout),
+            )),
+        }
     }
 
     /// A fresh instance of the handler in `store` (public for the benchmarks).
@@ -174,15 +304,20 @@ impl Invoker {
             None
         };
         let limits = StoreLimitsBuilder::new()
-            .memory_size(self.memory_limit)
+            .memory_size(self.bounds.memory)
             .trap_on_grow_failure(true)
             .build();
+        // Every open file, directory, stream and pollable of WASI is an entry here: the
+        // cap bounds the descriptors one instance holds (an open past it fails in the
+        // guest).
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.bounds.descriptors);
         let mut store = Store::new(
             &self.engine.engine,
             Sandbox {
                 root: Lent::new(self.dir.clone()),
                 wasi,
-                table: ResourceTable::new(),
+                table,
                 limits,
                 ticks: 0,
             },
@@ -215,11 +350,12 @@ impl Invoker {
 impl Invoker {
     /// A WASI context that grants the root read-only and nothing else.
     fn wasi(&self) -> Result<wasmtime_wasi::WasiCtx> {
-        // Guest file calls are metadata lookups of files that are almost always cached:
-        // running them inline is several times faster than a trip through spawn_blocking.
-        // It must be set before the preopen, which captures it.
+        // Guest file calls run on the blocking pool, not inline on a worker: an open or
+        // read of a FIFO in the root blocks until a writer comes, and inline it would
+        // stall the worker and every connection on it, beyond any deadline's reach. (It
+        // must be set before the preopen, which captures it.)
         Ok(WasiCtxBuilder::new()
-            .allow_blocking_current_thread(true)
+            .allow_blocking_current_thread(false)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -239,15 +375,46 @@ fn one_line(error: wasmtime::Error) -> anyhow::Error {
         Some(trap) => format!("the handler failed: {trap}"),
         None => format!("the handler failed: {}", error.root_cause()),
     };
-    anyhow::Error::new(CallFailed { trap, text })
+    failed(Cause::Failed(trap), text)
 }
 
-/// A handler call that failed: its one-line account, and the trap if it was one
-/// (`Trap::Interrupt`: stopped at its deadline).
+fn failed(cause: Cause, text: String) -> anyhow::Error {
+    anyhow::Error::new(CallFailed { cause, text })
+}
+
+/// Why a call gave no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The handler failed: a trap (`Trap::Interrupt`: its running code met the epoch
+    /// deadline), or an error from its instantiation or call.
+    Failed(Option<wasmtime::Trap>),
+    /// The wall-clock deadline dropped a call that was still awaiting something.
+    Deadline,
+    /// No instance was free within `--instance-wait`: the server's doing, not the
+    /// handler's.
+    Busy,
+}
+
+/// A handler call that failed: its one-line account, and why.
 #[derive(Debug)]
 pub struct CallFailed {
-    pub trap: Option<wasmtime::Trap>,
+    pub cause: Cause,
     text: String,
+}
+
+impl CallFailed {
+    /// Stopped by either deadline.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self.cause,
+            Cause::Deadline | Cause::Failed(Some(wasmtime::Trap::Interrupt))
+        )
+    }
+}
+
+/// Why `error` (from `Invoker::call`) came, if the call itself failed.
+pub fn cause(error: &anyhow::Error) -> Option<&CallFailed> {
+    error.downcast_ref::<CallFailed>()
 }
 
 impl std::fmt::Display for CallFailed {
@@ -273,14 +440,59 @@ mod tests {
             engine.clone(),
             root,
             Arc::new(dir),
-            Duration::from_secs(1),
-            64 << 20,
-            1,
+            Bounds::new(Duration::from_secs(1), 64 << 20),
         );
         let bare = Handler::new(engine.prepare(crate::engine::BUILT_IN_HANDLER).unwrap().0);
         assert!(invoker.store(&bare).unwrap().data().wasi.is_none());
         let naive = include_bytes!(env!("SANDSERVE_NAIVE_WASM"));
         let wasi = Handler::new(engine.prepare(naive).unwrap().0);
         assert!(invoker.store(&wasi).unwrap().data().wasi.is_some());
+    }
+
+    /// A version that stops serving keeps no instance for reuse, not even one its
+    /// requests in flight finish with (before, they pushed theirs back after the swap
+    /// had cleared the pool, up to 64 per kept version); live again, it keeps them.
+    #[test]
+    fn a_retired_version_keeps_no_instances() {
+        let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("index.html"), "hi\n").unwrap();
+        let dir = Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
+        let bounds = Bounds {
+            reuse: 10,
+            ..Bounds::new(Duration::from_secs(1), 64 << 20)
+        };
+        let invoker = Invoker::new(engine.clone(), root.path().into(), Arc::new(dir), bounds);
+        let handler = Handler::new(engine.prepare(crate::engine::BUILT_IN_HANDLER).unwrap().0);
+        let policy = wit::Policy {
+            min_user_agent_len: 0,
+            serve_dotfiles: false,
+            server_name: "sandserve".into(),
+            cache_control: Vec::new(),
+            extra_headers: Vec::new(),
+            list_dirs: false,
+            fallback: None,
+        };
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let request = crate::request::to_request(head, "127.0.0.1:1".parse().unwrap(), 0, &policy);
+        let quota = Semaphore::new(4);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let call = || {
+            runtime
+                .block_on(invoker.call(&handler, &quota, &request))
+                .unwrap()
+        };
+        call();
+        assert_eq!(handler.idle_count(), 1);
+        handler.retire();
+        assert_eq!(handler.idle_count(), 0);
+        call();
+        assert_eq!(handler.idle_count(), 0);
+        handler.revive();
+        call();
+        assert_eq!(handler.idle_count(), 1);
     }
 }

@@ -76,6 +76,7 @@ pub const KEYS: &[Key] = &[
     key("", "admin", "admin", "admin", Path, false),
     key("", "metrics", "metrics", "metrics", Text, false),
     key("", "cache_dir", "cache_dir", "cache-dir", Path, false),
+    key("", "cache_max", "cache_max", "cache-max", Unit, false),
     key("", "no_cache", "no_cache", "no-cache", Switch, false),
     key(
         "site",
@@ -109,6 +110,30 @@ pub const KEYS: &[Key] = &[
         "handler_timeout",
         "handler-timeout",
         Unit,
+        false,
+    ),
+    key(
+        "limits",
+        "handler_descriptors",
+        "handler_descriptors",
+        "handler-descriptors",
+        Number,
+        false,
+    ),
+    key(
+        "limits",
+        "instance_wait",
+        "instance_wait",
+        "instance-wait",
+        Unit,
+        false,
+    ),
+    key(
+        "limits",
+        "slot_instances",
+        "slot_instances",
+        "slot-instances",
+        Number,
         false,
     ),
     key(
@@ -192,6 +217,14 @@ pub const KEYS: &[Key] = &[
         false,
     ),
     key("swap", "watch", "watch", "watch", Switch, false),
+    key(
+        "swap",
+        "check_timeout",
+        "swap_check_timeout",
+        "swap-check-timeout",
+        Unit,
+        false,
+    ),
     key(
         "swap",
         "shadow_requests",

@@ -18,7 +18,7 @@ use crate::bindings::wit;
 use crate::config::{Cli, Config};
 use crate::decide::{Decider, Failure};
 use crate::engine::Engine;
-use crate::invoke::{Handler, Invoker};
+use crate::invoke::{Bounds, Handler, Invoker};
 use crate::request;
 use crate::response::Checked;
 
@@ -39,6 +39,8 @@ const MEMORY: usize = 64 << 20;
 pub struct Lab {
     engine: Arc<Engine>,
     decider: Decider,
+    /// Every instance the engine has: the lab runs one call at a time.
+    quota: tokio::sync::Semaphore,
     runtime: tokio::runtime::Runtime,
     _temporary: Option<tempfile::TempDir>,
 }
@@ -63,18 +65,22 @@ impl Lab {
         let cap = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
             .with_context(|| format!("cannot open the root {}", root.display()))?;
         let cap = Arc::new(cap);
-        let engine = Arc::new(Engine::new(MEMORY, crate::cache::default_dir().as_deref())?);
+        let engine = Arc::new(Engine::new(
+            MEMORY,
+            crate::cache::default_dir()
+                .as_deref()
+                .map(|d| (d, crate::cache::DEFAULT_MAX)),
+        )?);
         let invoker = Invoker::new(
             engine.clone(),
             PathBuf::from(&root),
             cap.clone(),
-            Duration::from_secs(2),
-            MEMORY,
-            1,
+            Bounds::new(Duration::from_secs(2), MEMORY),
         );
         Ok(Lab {
             engine,
             decider: Decider::new(invoker, cap, policy(&root)?),
+            quota: tokio::sync::Semaphore::new(crate::engine::MAX_INSTANCES as usize),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
@@ -99,10 +105,14 @@ impl Lab {
         let checked =
             request::check(head).map_err(|refusal| anyhow!("the host refuses it: {refusal:?}"))?;
         let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        Ok(self.runtime.block_on(
-            self.decider
-                .decide(handler, head, peer, 0, checked.head_method),
-        ))
+        Ok(self.runtime.block_on(self.decider.decide(
+            handler,
+            &self.quota,
+            head,
+            peer,
+            0,
+            checked.head_method,
+        )))
     }
 }
 

@@ -99,11 +99,21 @@ pub struct Live {
     /// Whether `watch` is set, so that requests outside a watch take no lock for it.
     watching: AtomicBool,
     rule: RollbackRule,
+    /// The slot's handler instances in flight (`--slot-instances`), whichever version
+    /// runs them: requests and a swap's replay alike.
+    pub quota: tokio::sync::Semaphore,
 }
 
 impl Live {
-    pub fn new(first: Version, keep: usize, recent_cap: usize, rule: RollbackRule) -> Live {
+    pub fn new(
+        first: Version,
+        keep: usize,
+        recent_cap: usize,
+        rule: RollbackRule,
+        instances: u32,
+    ) -> Live {
         Live {
+            quota: tokio::sync::Semaphore::new(instances as usize),
             current: RwLock::new(Arc::new(first)),
             previous: Mutex::new(Vec::new()),
             keep,
@@ -137,8 +147,9 @@ impl Live {
             &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
             version.clone(),
         );
-        // A version that no longer serves keeps no warm instances (`--reuse-instances`).
-        old.handler.clear_idle();
+        // A version that no longer serves keeps no warm instances (`--reuse-instances`),
+        // not even those its requests in flight finish with.
+        old.handler.retire();
         let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
         previous.push(old);
         while previous.len() > self.keep {
@@ -171,7 +182,8 @@ impl Live {
             .unwrap_or_else(|e| e.into_inner())
             .pop()?;
         *back.live_since.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
-        current.handler.clear_idle();
+        current.handler.retire();
+        back.handler.revive();
         *current = back.clone();
         drop(current);
         *self.watch.lock().unwrap_or_else(|e| e.into_inner()) = None;

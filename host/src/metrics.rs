@@ -42,6 +42,8 @@ pub struct Metrics {
     calls: Counter,
     traps: Counter,
     timeouts: Counter,
+    busy: Counter,
+    accept_paused: Counter,
     instance_time: Histogram,
     connections: Gauge,
     swaps: Family<SwapLabels, Counter>,
@@ -76,8 +78,20 @@ impl Metrics {
         let timeouts = Counter::default();
         registry.register(
             "handler_timeouts",
-            "Handler calls stopped at --handler-timeout (counted in traps too)",
+            "Handler calls stopped at --handler-timeout, running or waiting (counted in traps too)",
             timeouts.clone(),
+        );
+        let busy = Counter::default();
+        registry.register(
+            "busy",
+            "Requests answered 503 because no handler instance or descriptor was free",
+            busy.clone(),
+        );
+        let accept_paused = Counter::default();
+        registry.register(
+            "accept_paused",
+            "Times accepting paused because the process was out of descriptors",
+            accept_paused.clone(),
         );
         // 25 us to ~13 s: from the built-in handler's tens of microseconds to a cold
         // Python instance and a timeout.
@@ -115,6 +129,8 @@ impl Metrics {
             calls,
             traps,
             timeouts,
+            busy,
+            accept_paused,
             instance_time,
             connections,
             swaps,
@@ -158,6 +174,16 @@ impl Metrics {
         if timed_out {
             self.timeouts.inc();
         }
+    }
+
+    /// A request answered 503 because the server had no instance or descriptor free.
+    pub fn busy(&self) {
+        self.busy.inc();
+    }
+
+    /// Accepting paused for lack of descriptors.
+    pub fn accept_paused(&self) {
+        self.accept_paused.inc();
     }
 
     pub fn connection_opened(&self) {

@@ -25,9 +25,19 @@ pub struct Checked {
     pub close: bool,
     /// The head already says `Connection: close`.
     pub says_close: bool,
-    /// Who decided it, for the access log: the live version's short sha256 and the
-    /// handler call's microseconds (`None`: the host answered by itself).
-    pub decided_by: Option<(String, u128)>,
+    /// Who decided it, for the access log (`None`: the host answered by itself).
+    pub decided_by: Option<Decided>,
+}
+
+/// The handler call behind a response, for the access log.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The live version's short sha256.
+    pub version: String,
+    /// The call's microseconds.
+    pub micros: u128,
+    /// The call was stopped at its deadline (the answer is the host's 500).
+    pub deadline: bool,
 }
 
 /// Validates the guest's response against the request it answers and prepares its
@@ -130,6 +140,15 @@ pub fn error_response(status: u16, root: Option<&Dir>, head_only: bool) -> Check
         says_close: true,
         decided_by: None,
     }
+}
+
+/// The host's 503 when it cannot run a handler now (no free instance, no descriptor):
+/// `Retry-After: 1`, and the connection closes.
+pub fn busy_response(head_only: bool) -> Checked {
+    let mut page = error_response(503, None, head_only);
+    let end = page.head.len() - 2;
+    page.head.splice(end..end, *b"Retry-After: 1\r\n");
+    page
 }
 
 /// Makes a checked response's head say `Connection: VALUE` (`close`, `keep-alive`):

@@ -42,6 +42,9 @@ pub struct Opened {
 pub struct Lent {
     dir: Arc<Dir>,
     kept: Vec<(Opened, wit_root::Metadata)>,
+    /// An open failed because the server was out of descriptors: the handler's answer
+    /// was made on a false "error", so the request gets the host's 503 instead.
+    pub starved: bool,
 }
 
 impl Lent {
@@ -49,7 +52,14 @@ impl Lent {
         Lent {
             dir,
             kept: Vec::new(),
+            starved: false,
         }
+    }
+
+    /// `e` for the handler, noting whether the server was out of descriptors.
+    fn failed(&mut self, e: &io::Error) -> Error {
+        self.starved |= crate::descriptors::exhausted(e);
+        error(e)
     }
 
     /// The files this request opened, handed over for planning its body.
@@ -71,7 +81,7 @@ impl Lent {
                 let modified = meta.modified().ok().map(|t| t.into_std());
                 return Ok((None, describe(false, false, meta.len(), modified)));
             }
-            Err(e) => return Err(error(&e)),
+            Err(e) => return Err(self.failed(&e)),
         };
         let file = Arc::new(file);
         let meta = metadata(&meta);
@@ -184,7 +194,7 @@ impl wit_root::Host for Lent {
         } else {
             self.dir.open_dir(&path).and_then(|dir| dir.entries())
         }
-        .map_err(|e| error(&e))?;
+        .map_err(|e| self.failed(&e))?;
         let mut entries = Vec::new();
         for entry in listed {
             let Ok(entry) = entry else { continue };

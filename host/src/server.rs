@@ -21,13 +21,13 @@ use crate::cache::Origin;
 use crate::config::{Config, HandlerSource};
 use crate::decide::Decider;
 use crate::engine::{BUILT_IN_HANDLER, Engine};
-use crate::invoke::{Handler, Invoker};
+use crate::invoke::{Bounds, Handler, Invoker};
 use crate::live::{Live, RollbackRule, Version};
 use crate::metrics::Metrics;
 use crate::mount::{self, Mounts, Route, Slot};
 use crate::record::Recorder;
 use crate::request;
-use crate::response::{self, Checked};
+use crate::response::{self, Checked, Decided};
 use crate::stream::Stream;
 use crate::swap::{self, Report, Swapper};
 use crate::tls::{self, Tls};
@@ -98,10 +98,11 @@ fn first_version(engine: &Engine, file: Option<&Path>) -> Result<(Version, Strin
 impl Shared {
     /// Builds the engine, the first handler version and everything around them.
     pub fn new(config: &Config) -> Result<Shared> {
-        let engine = Arc::new(Engine::new(
-            config.handler_memory,
-            config.cache_dir.as_deref(),
-        )?);
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(|dir| (dir, config.cache_max));
+        let engine = Arc::new(Engine::new(config.handler_memory, cache)?);
         let rule = RollbackRule {
             window: config.rollback_window,
             requests: config.rollback_requests,
@@ -113,8 +114,14 @@ impl Shared {
                     None => "--handler".to_owned(),
                     Some(prefix) => format!("--mount {prefix}"),
                 })?;
-            let live = Live::new(first, config.keep_versions, config.shadow_requests, rule);
-            Ok((Slot { prefix, live, file }, how))
+            let live = Live::new(
+                first,
+                config.keep_versions,
+                config.shadow_requests,
+                rule,
+                config.slot_instances,
+            );
+            Ok((Slot::new(prefix, live, file), how))
         };
         let file = match &config.handler {
             HandlerSource::BuiltIn => None,
@@ -140,14 +147,18 @@ impl Shared {
             engine.clone(),
             config.root.clone(),
             dir.clone(),
-            config.handler_timeout,
-            config.handler_memory,
-            config.reuse_instances,
+            Bounds {
+                timeout: config.handler_timeout,
+                memory: config.handler_memory,
+                reuse: config.reuse_instances,
+                descriptors: config.handler_descriptors,
+                instance_wait: config.instance_wait,
+            },
         );
         Ok(Shared {
             decider: Decider::new(invoker, dir, config.policy()),
             mounts: Mounts::new(default, mounted),
-            swapper: Swapper::new(engine, config.max_handler_size),
+            swapper: Swapper::new(engine, config.max_handler_size, config.swap_check_timeout),
             recorder,
             limits: Limits {
                 header_timeout: config.header_timeout,
@@ -198,25 +209,37 @@ impl Shared {
         let called = Instant::now();
         let decided = self
             .decider
-            .decide(&version.handler, &seen, peer, index, head_request)
+            .decide(
+                &version.handler,
+                &slot.live.quota,
+                &seen,
+                peer,
+                index,
+                head_request,
+            )
             .await;
-        let timed_out = decided.as_ref().is_err_and(|failure| {
-            let failed = failure.error.downcast_ref::<crate::invoke::CallFailed>();
-            failed.and_then(|f| f.trap) == Some(wasmtime::Trap::Interrupt)
-        });
-        let trapped = decided.as_ref().is_err_and(|failure| failure.trapped);
         let took = called.elapsed();
-        self.metrics.call(took.as_secs_f64(), trapped, timed_out);
-        let (mut checked, trapped) = match decided {
-            Ok(checked) => (checked, false),
+        let line = || request::request_line(head);
+        let (mut checked, trapped, deadline) = match decided {
+            Ok(checked) => {
+                self.metrics.call(took.as_secs_f64(), false, false);
+                (checked, false, false)
+            }
+            // The server's own state, not the handler's answer: neither counted as a
+            // call nor held against the version.
+            Err(failure) if failure.busy => {
+                self.metrics.busy();
+                // Counted, not logged each: under overload a line per 503 would flood.
+                tracing::debug!("{peer} \"{}\": 503: {:#}", line(), failure.error);
+                return response::busy_response(head_request);
+            }
             Err(failure) => {
-                tracing::warn!(
-                    "{peer} \"{}\": 500: {:#}",
-                    request::request_line(head),
-                    failure.error
-                );
+                let seconds = took.as_secs_f64();
+                self.metrics
+                    .call(seconds, failure.trapped, failure.timed_out);
+                tracing::warn!("{peer} \"{}\": 500: {:#}", line(), failure.error);
                 let page = response::error_response(500, Some(&self.decider.root), head_request);
-                (page, failure.trapped)
+                (page, failure.trapped, failure.timed_out)
             }
         };
         if let Some(why) = slot.live.record(&version, checked.status, trapped) {
@@ -226,7 +249,11 @@ impl Shared {
         if let Some(prefix) = &slot.prefix {
             mount::outward(prefix, &mut checked.head);
         }
-        checked.decided_by = Some((version.short().to_owned(), took.as_micros()));
+        checked.decided_by = Some(Decided {
+            version: version.short().to_owned(),
+            micros: took.as_micros(),
+            deadline,
+        });
         checked
     }
 
@@ -333,9 +360,16 @@ impl Shared {
         self.access_log().flush();
     }
 
-    /// One response sent: counted for `/metrics`, and its access-log line.
-    pub fn log(&self, peer: SocketAddr, head: &[u8], reply: &Checked, started: Instant) {
-        let bytes = reply.head.len() as u64 + reply.body.len();
+    /// One response sent (`bytes` of it, the head included, taken by the socket):
+    /// counted for `/metrics`, and its access-log line.
+    pub fn log(
+        &self,
+        peer: SocketAddr,
+        head: &[u8],
+        reply: &Checked,
+        bytes: u64,
+        started: Instant,
+    ) {
         let method = head.split(|&b| b == b' ').next().unwrap_or_default();
         self.metrics.response(method, reply.status, bytes);
         self.access_log().write(&access::Entry {
@@ -344,7 +378,11 @@ impl Shared {
             status: reply.status,
             bytes,
             micros: started.elapsed().as_micros(),
-            handler: reply.decided_by.as_ref().map(|(v, us)| (v.as_str(), *us)),
+            handler: reply
+                .decided_by
+                .as_ref()
+                .map(|d| (d.version.as_str(), d.micros)),
+            deadline: reply.decided_by.as_ref().is_some_and(|d| d.deadline),
             at: std::time::SystemTime::now(),
         });
     }
@@ -357,6 +395,8 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
+    // Out of descriptors, accepting waits until connections close (said once a pause).
+    let mut paused = false;
     tokio::pin!(shutdown);
     loop {
         // Over the cap, connections wait in the kernel's backlog rather than get refused.
@@ -367,8 +407,16 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                Err(e) if crate::descriptors::exhausted(&e) => {
+                    if !paused {
+                        paused = true;
+                        shared.metrics.accept_paused();
+                        tracing::warn!("accept paused: {e}; new connections wait until some close");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
                 Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
                     tracing::error!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -376,6 +424,9 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
             },
             _ = &mut shutdown => break,
         };
+        if std::mem::take(&mut paused) {
+            tracing::info!("accepting again");
+        }
         let _ = stream.set_nodelay(true);
         let (shared, stop) = (shared.clone(), stop.clone());
         tasks.spawn(async move {

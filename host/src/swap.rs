@@ -3,12 +3,14 @@
 //! threads (through the compiled-handler cache), link against the world, instantiate
 //! once, then the shadow check — the last requests served are replayed through the live
 //! handler and the candidate side by side, in fresh instances as always — and only then
-//! the pointer flip in `live`. One swap is checked at a time; a second is refused.
+//! the pointer flip in `live`. One swap is checked at a time; a second is refused. The
+//! handlers' part of the check (the candidate's first instance and the replay) is
+//! bounded by `--swap-check-timeout`, so the lock is never held past it by a handler.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -102,6 +104,8 @@ pub fn sha256(bytes: &[u8]) -> String {
 pub struct Swapper {
     engine: Arc<Engine>,
     max_size: u64,
+    /// `--swap-check-timeout`.
+    check_timeout: Duration,
     /// One check at a time, whichever slot it is for: each takes the cores for itself.
     busy: tokio::sync::Mutex<()>,
     /// Each slot's last report, by its `--mount` prefix (`None`: `--handler`'s).
@@ -109,10 +113,11 @@ pub struct Swapper {
 }
 
 impl Swapper {
-    pub fn new(engine: Arc<Engine>, max_size: u64) -> Swapper {
+    pub fn new(engine: Arc<Engine>, max_size: u64, check_timeout: Duration) -> Swapper {
         Swapper {
             engine,
             max_size,
+            check_timeout,
             busy: tokio::sync::Mutex::new(()),
             last: Mutex::new(HashMap::new()),
         }
@@ -182,11 +187,26 @@ impl Swapper {
             Origin::Cached => "cache",
         });
         let candidate = Handler::new(pre);
-        if let Err(e) = decider.try_instantiate(&candidate).await {
-            return report.refused(format!("fails to instantiate: {}", compare::one_line(&e)));
-        }
         let current = live.current();
-        shadow_check(live, decider, &current.handler, &candidate, &mut report).await;
+        let check = async {
+            if let Err(e) = decider.try_instantiate(&candidate).await {
+                return Err(format!("fails to instantiate: {}", compare::one_line(&e)));
+            }
+            shadow_check(live, decider, &current.handler, &candidate, &mut report).await;
+            Ok(())
+        };
+        let checked = tokio::time::timeout(self.check_timeout, check).await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return report.refused(why),
+            Err(_) => {
+                let why = format!(
+                    "the check took over {:?} (--swap-check-timeout); the live handler stays",
+                    self.check_timeout
+                );
+                return report.refused(why);
+            }
+        }
         if report.new_failures > 0 {
             let why = format!(
                 "the candidate failed {} of {} replayed requests that the live handler answered",
@@ -248,14 +268,21 @@ async fn shadow_check(
         let decide = |handler| {
             decider.decide(
                 handler,
+                &live.quota,
                 &recent.head,
                 recent.peer,
                 recent.index,
                 recent.head_request,
             )
         };
-        let old = Summary::of(&decide(current).await);
-        let new = Summary::of(&decide(candidate).await);
+        let (old, new) = (decide(current).await, decide(candidate).await);
+        // No free instance says nothing of either version: that request is not compared.
+        let busy =
+            |answer: &Result<_, crate::decide::Failure>| answer.as_ref().is_err_and(|f| f.busy);
+        if busy(&old) || busy(&new) {
+            continue;
+        }
+        let (old, new) = (Summary::of(&old), Summary::of(&new));
         // The replay shares the workers with live traffic: let waiting requests run
         // between replayed ones instead of queueing behind the whole check.
         tokio::task::yield_now().await;
