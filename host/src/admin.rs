@@ -18,7 +18,10 @@
 //! `--handler`'s.
 //!
 //! An admin client is bounded like any client: a head of at most 16 KiB, a body of
-//! at most 4 KiB, 10 s to send them, eight connections at once.
+//! at most 4 KiB, 10 s to send them, eight connections at once. Past eight, a client
+//! still gets in, with 1 s to send its request (up to 64 such at once; more are closed
+//! at once): a probe sends its request as it connects, so idle clients holding the
+//! eight cannot keep `/healthz` from answering.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -41,6 +44,9 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 4 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CLIENTS: usize = 8;
+/// Clients let in past `MAX_CLIENTS`, each with `SPARE_TIMEOUT` to send its request.
+const MAX_SPARE: usize = 64;
+const SPARE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Binds the admin socket at `path`, mode 0600 from the start. A path that is taken is
 /// refused unless it is a socket of ours that nobody answers on (left by a server that
@@ -73,16 +79,16 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
 /// Serves admin clients until the listener is dropped.
 pub async fn serve(listener: UnixListener, shared: Arc<Shared>) {
     let uid = rustix::process::geteuid().as_raw();
-    each_client(listener, |stream| {
+    each_client(listener, |stream, patience| {
         let shared = shared.clone();
         async move {
             let allowed = stream.peer_cred().is_ok_and(|cred| cred.uid() == uid);
             let _ = if allowed {
-                answer(stream, &shared).await
+                answer(stream, &shared, patience).await
             } else {
                 // Read what it sent (bounded) first, so that the refusal reaches it.
                 let mut stream = stream;
-                let _ = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
+                let _ = tokio::time::timeout(patience, read_request(&mut stream)).await;
                 reply(stream, 403, &json!({"error": "not the server's user"})).await
             };
         }
@@ -111,22 +117,29 @@ impl Listener for tokio::net::TcpListener {
 }
 
 /// Accepts clients until the listener is gone, each answered by `handle` in a task of
-/// its own, at most `MAX_CLIENTS` at once (more wait in the backlog); a failed accept
-/// (out of descriptors) waits a moment instead of spinning.
-async fn each_client<L: Listener, Fut>(listener: L, handle: impl Fn(L::Stream) -> Fut)
+/// its own with the time it has to send its request: `READ_TIMEOUT` for the first
+/// `MAX_CLIENTS` at once, `SPARE_TIMEOUT` for up to `MAX_SPARE` more, and any further
+/// one closed at once. A failed accept (out of descriptors) waits a moment instead of
+/// spinning.
+async fn each_client<L: Listener, Fut>(listener: L, handle: impl Fn(L::Stream, Duration) -> Fut)
 where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let spare = Arc::new(Semaphore::new(MAX_SPARE));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let Ok(stream) = listener.next().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let work = handle(stream);
+        let (permit, patience) = match slots.clone().try_acquire_owned() {
+            Ok(permit) => (permit, READ_TIMEOUT),
+            Err(_) => match spare.clone().try_acquire_owned() {
+                Ok(permit) => (permit, SPARE_TIMEOUT),
+                Err(_) => continue,
+            },
+        };
+        let work = handle(stream, patience);
         tokio::spawn(async move {
             let _permit = permit;
             work.await;
@@ -134,11 +147,15 @@ where
     }
 }
 
-/// One admin request: read (bounded), route, reply.
-async fn answer(mut stream: UnixStream, shared: &Shared) -> std::io::Result<()> {
-    let request = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
+/// One admin request: read (within `patience`), route, reply.
+async fn answer(
+    mut stream: UnixStream,
+    shared: &Shared,
+    patience: Duration,
+) -> std::io::Result<()> {
+    let request = tokio::time::timeout(patience, read_request(&mut stream)).await;
     let Ok(Ok((method, target, body))) = request else {
-        let error = json!({"error": "expected one HTTP/1.1 request (head ≤ 16 KiB, body ≤ 4 KiB) within 10 s"});
+        let error = json!({"error": format!("expected one HTTP/1.1 request (head ≤ 16 KiB, body ≤ 4 KiB) within {patience:?}")});
         return reply(stream, 400, &error).await;
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -208,10 +225,10 @@ fn probe(method: &str, path: &str, shared: &Shared) -> Option<(u16, &'static str
 /// Serves `/metrics`, `/healthz` and `/readyz` on `--metrics ADDR`, one request per
 /// connection, bounded like the admin socket; everything else is 404.
 pub async fn serve_metrics(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    each_client(listener, |mut stream| {
+    each_client(listener, |mut stream, patience| {
         let shared = shared.clone();
         async move {
-            let request = tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await;
+            let request = tokio::time::timeout(patience, read_request(&mut stream)).await;
             let (status, kind, body) = match request {
                 Ok(Ok((method, target, _))) => {
                     let path = target.split('?').next().unwrap_or_default();

@@ -8,6 +8,11 @@
 //! (`KEY.sha256`: a torn or corrupted entry is a miss), and files are written whole
 //! then renamed.
 //!
+//! The directory is bounded (`--cache-max`): a hit marks its entry used (its
+//! modification time), and each new entry removes the least recently used ones past the
+//! bound — a `--watch` edit loop that compiles a 35 MB Python build per save cannot
+//! fill the disk.
+//!
 //! An entry is mapped, not read: its code pages are the page cache's, shared by every
 //! server on the machine and resident only where they run. (A 19 MB Python component
 //! compiles to 35 MB; read into memory, that was 35 MB of the server's own, twice over
@@ -19,11 +24,15 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// `--cache-max`'s default, for the tools that cache without the server's flags.
+pub const DEFAULT_MAX: u64 = 1 << 30;
 
 /// How the component was obtained, for the start-up line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +53,24 @@ pub fn default_dir() -> Option<PathBuf> {
 /// The component for `bytes`: from the cache in `dir` when it holds a sound entry,
 /// otherwise compiled (and stored, if it can be; a cache that cannot be written only
 /// costs the next start its time, so that is a warning, not an error).
-pub fn component(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<(Component, Origin)> {
-    let Some(dir) = dir else {
+pub fn component(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<(&Path, u64)>,
+) -> Result<(Component, Origin)> {
+    let Some((dir, max)) = dir else {
         return Ok((compile(engine, bytes)?, Origin::Compiled));
     };
     // `.v2`: since entries are mapped, the checksum is no longer inside them; an older
     // server's entries (checksum appended) and ours never meet under one name.
     let entry = dir.join(format!("{}.v2.cwasm", key(engine, bytes)));
     if let Some(component) = load(engine, dir, &entry) {
+        // Used now: the last to go when the cache is pruned.
+        let _ = fs::File::open(&entry).and_then(|f| f.set_modified(SystemTime::now()));
         return Ok((component, Origin::Cached));
     }
     let component = compile(engine, bytes)?;
-    if let Err(e) = store(dir, &entry, &component) {
+    if let Err(e) = store(dir, &entry, &component, max) {
         tracing::warn!("not caching the compiled handler: {e:#}");
         return Ok((component, Origin::Compiled));
     }
@@ -117,7 +132,7 @@ fn load(engine: &Engine, dir: &Path, entry: &Path) -> Option<Component> {
     component
 }
 
-fn store(dir: &Path, entry: &Path, component: &Component) -> Result<()> {
+fn store(dir: &Path, entry: &Path, component: &Component, max: u64) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -125,9 +140,44 @@ fn store(dir: &Path, entry: &Path, component: &Component) -> Result<()> {
         .with_context(|| format!("cannot create {}", dir.display()))?;
     check_private(dir)?;
     let artifact = component.serialize().map_err(anyhow::Error::from)?;
+    if artifact.len() as u64 > max {
+        bail!(
+            "it is {} bytes, over --cache-max ({max} bytes)",
+            artifact.len()
+        );
+    }
+    prune(dir, max - artifact.len() as u64);
     // The checksum first: an entry whose checksum is missing or another's is a miss.
     write_whole(&entry.with_extension("sha256"), &Sha256::digest(&artifact))?;
     write_whole(entry, &artifact)
+}
+
+/// Removes the least recently used entries (and their checksums) until the entries
+/// left take at most `room` bytes. An entry a server has mapped stays valid for it:
+/// removing a file does not unmap it.
+fn prune(dir: &Path, room: u64) {
+    let Ok(listing) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(SystemTime, u64, PathBuf)> = listing
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+    entries.sort();
+    for (_, len, path) in entries {
+        if total <= room {
+            break;
+        }
+        if fs::remove_file(&path).is_ok() {
+            let _ = fs::remove_file(path.with_extension("sha256"));
+            total -= len;
+        }
+    }
 }
 
 /// Writes `path` as a temporary file beside it, synced, then renamed over it.

@@ -42,6 +42,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     if let Err(e) = serve_requests(&mut stream, peer, shared, &shutdown).await {
+        // A client that stopped reading (or closing) is reset, not closed, as nginx's
+        // reset_timedout_connection: a plain close would leave the kernel holding the
+        // unsent response (up to the send buffer, MiBs) in FIN-WAIT-1 for as long as
+        // the client keeps its window barely open.
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            let _ = stream.tcp().set_zero_linger();
+        }
         // A client that goes away mid-response is routine, not worth a log line each.
         if !matches!(
             e.kind(),
@@ -61,17 +68,18 @@ async fn serve_requests(
     let mut buf = Vec::with_capacity(4096);
     let mut index = 0u32;
     loop {
-        // The first request must arrive within the header timeout; later ones may idle
-        // for the keep-alive timeout before they start.
-        let idle = if index == 0 {
-            shared.limits.header_timeout
+        // The first head must be whole within the header timeout of connecting; a later
+        // one may idle for the keep-alive timeout, then has the header timeout from its
+        // first byte (a blank line counts: it cannot be used to hold the connection).
+        let wait = if index == 0 {
+            Wait::Head(Instant::now() + shared.limits.header_timeout)
         } else {
-            shared.limits.keepalive_timeout
+            Wait::Idle(shared.limits.keepalive_timeout)
         };
         let head_len = match read_head(
             stream,
             &mut buf,
-            idle,
+            wait,
             shared.limits.header_timeout,
             shutdown,
         )
@@ -108,9 +116,11 @@ async fn serve_requests(
             || index >= shared.limits.max_requests
             || shutdown.is_cancelled();
         announce(&mut reply, must_close, request.minor_version);
-        let sent = send::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await;
-        shared.log(peer, &buf[..head_len], &reply, started);
-        sent?;
+        let mut sent = 0;
+        let patience = shared.limits.send_timeout;
+        let result = send::send(stream, &reply.head, &reply.body, patience, &mut sent).await;
+        shared.log(peer, &buf[..head_len], &reply, sent, started);
+        result?;
         buf.drain(..head_len);
         if reply.close {
             let unread = !buf.is_empty() || request.body != BodyLength::None;
@@ -134,8 +144,11 @@ async fn refuse(
     status: u16,
 ) -> std::io::Result<()> {
     let reply = response::error_response(status, None, head.starts_with(b"HEAD "));
-    send::send(stream, &reply.head, &reply.body, shared.limits.send_timeout).await?;
-    shared.log(peer, head, &reply, Instant::now());
+    let mut sent = 0;
+    let patience = shared.limits.send_timeout;
+    let result = send::send(stream, &reply.head, &reply.body, patience, &mut sent).await;
+    shared.log(peer, head, &reply, sent, Instant::now());
+    result?;
     linger_close(stream).await
 }
 
@@ -179,17 +192,35 @@ async fn discard_body(
     Ok(true)
 }
 
+/// How long `read_head` may wait.
+enum Wait {
+    /// The whole head by this instant (the first request: counted from connecting).
+    Head(Instant),
+    /// Up to this long for a first byte, then the header timeout for the rest.
+    Idle(Duration),
+}
+
 /// Reads until `buf` starts with a complete head. Empty lines before a request line are
-/// dropped (RFC 9112 §2.2). `idle` bounds the wait for the first byte, `header` the
-/// time from the first byte to the end of the head; shutdown ends only an idle wait.
+/// dropped (RFC 9112 §2.2) but start the header timeout like any byte, so a trickle of
+/// them cannot hold the connection open. `header` bounds the time from the first byte
+/// (or from `Wait::Head`'s start) to the end of the head; shutdown ends only a wait in
+/// which no byte has come.
 async fn read_head(
     stream: &mut Stream,
     buf: &mut Vec<u8>,
-    idle: Duration,
+    wait: Wait,
     header: Duration,
     shutdown: &CancellationToken,
 ) -> std::io::Result<Framed> {
-    let mut deadline = None;
+    let (mut deadline, idle) = match wait {
+        Wait::Head(by) => (Some(by), header),
+        Wait::Idle(idle) => (None, idle),
+    };
+    // Bytes pipelined behind the last request have already arrived.
+    let mut started = !buf.is_empty();
+    if started {
+        deadline.get_or_insert_with(|| Instant::now() + header);
+    }
     let mut scanned = 0;
     loop {
         let blank = leading_blank_lines(buf);
@@ -209,21 +240,21 @@ async fn read_head(
                 return Ok(Framed::TooLarge);
             }
         }
-        let started_head = !buf.is_empty();
-        let wait = if started_head {
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + header);
-            deadline.saturating_duration_since(Instant::now())
-        } else {
-            idle
+        let wait = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => idle,
         };
         buf.reserve(4096);
         let read = tokio::select! {
             read = timeout(wait, stream.read_buf(buf)) => read,
-            _ = shutdown.cancelled(), if !started_head => return Ok(Framed::Closed),
+            _ = shutdown.cancelled(), if !started => return Ok(Framed::Closed),
         };
         match read {
             Ok(Ok(0)) | Err(_) => return Ok(Framed::Closed),
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                started = true;
+                deadline.get_or_insert_with(|| Instant::now() + header);
+            }
             Ok(Err(e)) => return Err(e),
         }
     }
@@ -273,12 +304,25 @@ async fn close(stream: &mut Stream, unread: bool) -> std::io::Result<()> {
     if unread || pending {
         return linger_close(stream).await;
     }
-    stream.shutdown().await
+    shutdown_bounded(stream).await
+}
+
+/// Half-closes within `LINGER`: under TLS the shutdown writes `close_notify`, which a
+/// client that stopped reading would otherwise hold forever (and the connection's slot
+/// with it).
+async fn shutdown_bounded(stream: &mut Stream) -> std::io::Result<()> {
+    match timeout(LINGER, stream.shutdown()).await {
+        Ok(done) => done,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the client took no close for {LINGER:?}"),
+        )),
+    }
 }
 
 /// Half-closes, then drains what the client still sends (bounded in time), then closes.
 async fn linger_close(stream: &mut Stream) -> std::io::Result<()> {
-    stream.shutdown().await?;
+    shutdown_bounded(stream).await?;
     let mut sink = [0u8; 4096];
     let deadline = Instant::now() + LINGER;
     loop {

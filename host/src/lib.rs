@@ -49,6 +49,7 @@ pub mod connection;
 pub mod contract;
 pub mod control;
 pub mod decide;
+pub mod descriptors;
 pub mod diff;
 pub mod engine;
 pub mod file;

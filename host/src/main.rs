@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 
 fn start(argv: &[std::ffi::OsString]) -> Result<()> {
     let resolved = sandserve::layers::resolve(argv)?;
-    let config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
+    let mut config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
     // Checked first, as nginx -t: what it prints is a configuration that starts.
     if resolved.args.print_config {
         if let Some((cert, key)) = &config.tls {
@@ -49,6 +49,10 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         print!("{}", resolved.print());
         return Ok(());
     }
+    // Said once the server starts, after the checks that refuse a start in one line.
+    let (nofile, raised) = sandserve::descriptors::raise();
+    let (connections, lowered) = sandserve::descriptors::clamp(config.max_connections, nofile);
+    config.max_connections = connections;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers)
         .enable_all()
@@ -97,6 +101,9 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
             })
             .collect();
         let shared = Arc::new(Shared::new(&config)?);
+        for said in [raised, lowered].into_iter().flatten() {
+            tracing::info!("{said}");
+        }
         let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
         let user1 = sandserve::triggers::user1().context("cannot listen for SIGUSR1")?;
         let addr = listener.local_addr()?;
@@ -134,9 +141,7 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         tokio::spawn(sandserve::triggers::on_sigusr1(shared.clone(), user1));
         for (mount, path, seen) in watched {
             let shared = shared.clone();
-            tokio::spawn(
-                async move { sandserve::triggers::watch(shared, mount, &path, seen).await },
-            );
+            tokio::spawn(sandserve::triggers::watch(shared, mount, path, seen));
         }
         let served = sandserve::run(listener, shared.clone(), shutdown).await;
         shared.finish();

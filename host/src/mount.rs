@@ -25,11 +25,30 @@ pub struct Slot {
     /// The mount's prefix, ending in `/` (`/py/`); `None` for the `--handler` slot.
     pub prefix: Option<String>,
     pub live: Live,
-    /// The file SIGHUP and `--watch` re-read; `None` for the built-in handler.
-    pub file: Option<PathBuf>,
+    /// The file SIGHUP and `--watch` re-read; `None` for the built-in handler. SIGHUP
+    /// changes it when the `--config` file names another `handler`.
+    file: std::sync::RwLock<Option<PathBuf>>,
 }
 
 impl Slot {
+    pub fn new(prefix: Option<String>, live: Live, file: Option<PathBuf>) -> Slot {
+        Slot {
+            prefix,
+            live,
+            file: std::sync::RwLock::new(file),
+        }
+    }
+
+    /// The file the slot's handler comes from now.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.file.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The configuration names another file for this slot (SIGHUP).
+    pub fn set_file(&self, file: PathBuf) {
+        *self.file.write().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    }
+
     /// How the slot is named in logs and reports: its prefix, or `--handler`.
     pub fn name(&self) -> &str {
         self.prefix.as_deref().unwrap_or("--handler")

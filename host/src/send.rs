@@ -20,17 +20,20 @@ use crate::stream::Stream;
 /// A TLS copy's chunk: 16 KiB is one full TLS record.
 const CHUNK: usize = 16 << 10;
 
-/// Writes the head and the body; returns the number of bytes sent. Fails with
-/// `TimedOut` when the client takes no bytes for `patience` (it stopped reading).
+/// Writes the head and the body, adding to `sent` every byte the socket (or the TLS
+/// session) took — what the access log reports, also when the client reset or
+/// `patience` cut the response short. Fails with `TimedOut` when the client takes no
+/// bytes for `patience` (it stopped reading).
 pub async fn send(
     stream: &mut Stream,
     head: &[u8],
     plan: &Plan,
     patience: Duration,
-) -> io::Result<u64> {
+    sent: &mut u64,
+) -> io::Result<()> {
     match stream {
-        Stream::Plain(tcp) => send_plain(tcp, head, plan, patience).await,
-        Stream::Tls(tls) => copy(tls.as_mut(), head, plan, patience).await,
+        Stream::Plain(tcp) => send_plain(tcp, head, plan, patience, sent).await,
+        Stream::Tls(tls) => copy(tls.as_mut(), head, plan, patience, sent).await,
     }
 }
 
@@ -39,23 +42,26 @@ async fn send_plain(
     head: &[u8],
     plan: &Plan,
     patience: Duration,
-) -> io::Result<u64> {
+    sent: &mut u64,
+) -> io::Result<()> {
     let (first, mut rest) = leading(head, plan);
     // When more follows, MSG_MORE lets the kernel put the head in the same segment as
     // the start of the file instead of sending a small packet of its own (nginx's
     // tcp_nopush does the same with TCP_CORK).
-    write(stream, &first, rest.peek().is_some(), patience).await?;
+    write(stream, &first, rest.peek().is_some(), patience, sent).await?;
     while let Some(piece) = rest.next() {
         match piece {
-            Piece::Bytes(bytes) => write(stream, bytes, rest.peek().is_some(), patience).await?,
+            Piece::Bytes(bytes) => {
+                write(stream, bytes, rest.peek().is_some(), patience, sent).await?
+            }
             Piece::File {
                 file,
                 offset,
                 length,
-            } => sendfile_all(stream, file, *offset, *length, patience).await?,
+            } => sendfile_all(stream, file, *offset, *length, patience, sent).await?,
         }
     }
-    Ok(head.len() as u64 + plan.len())
+    Ok(())
 }
 
 /// The head and every leading in-memory piece in one buffer, to go out in one write;
@@ -78,12 +84,14 @@ async fn copy(
     head: &[u8],
     plan: &Plan,
     patience: Duration,
-) -> io::Result<u64> {
+    sent: &mut u64,
+) -> io::Result<()> {
     // One record for a small answer; every write of at most a CHUNK must make progress
     // within `patience`, as on the plain path, however long the whole body takes.
     let (first, rest) = leading(head, plan);
     for part in first.chunks(CHUNK) {
         bounded(patience, out.write_all(part)).await?;
+        *sent += part.len() as u64;
     }
     let mut chunk = vec![0u8; CHUNK];
     for piece in rest {
@@ -91,6 +99,7 @@ async fn copy(
             Piece::Bytes(bytes) => {
                 for part in bytes.chunks(CHUNK) {
                     bounded(patience, out.write_all(part)).await?;
+                    *sent += part.len() as u64;
                 }
             }
             Piece::File {
@@ -109,13 +118,13 @@ async fn copy(
                         ));
                     }
                     bounded(patience, out.write_all(&chunk[..n])).await?;
+                    *sent += n as u64;
                     at += n as u64;
                 }
             }
         }
     }
-    bounded(patience, out.flush()).await?;
-    Ok(head.len() as u64 + plan.len())
+    bounded(patience, out.flush()).await
 }
 
 /// One write that must make progress within `patience`.
@@ -150,6 +159,7 @@ async fn write(
     mut bytes: &[u8],
     more: bool,
     patience: Duration,
+    sent: &mut u64,
 ) -> io::Result<()> {
     let flags = if more {
         rustix::net::SendFlags::MORE
@@ -158,11 +168,14 @@ async fn write(
     };
     while !bytes.is_empty() {
         // Try first: a socket with room (the usual case) needs no readiness wait.
-        let sent = stream.try_io(Interest::WRITABLE, || {
+        let done = stream.try_io(Interest::WRITABLE, || {
             rustix::net::send(stream, bytes, flags).map_err(io::Error::from)
         });
-        match sent {
-            Ok(n) => bytes = &bytes[n..],
+        match done {
+            Ok(n) => {
+                bytes = &bytes[n..];
+                *sent += n as u64;
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
             Err(e) => return Err(e),
         }
@@ -177,22 +190,26 @@ async fn sendfile_all(
     offset: u64,
     length: u64,
     patience: Duration,
+    sent: &mut u64,
 ) -> io::Result<()> {
     let (mut offset, end) = (offset, offset + length);
     while offset < end {
         let count = (end - offset).min(1 << 30) as usize;
-        let sent = stream.try_io(Interest::WRITABLE, || {
+        let done = stream.try_io(Interest::WRITABLE, || {
             let mut at = offset;
             rustix::fs::sendfile(stream, file, Some(&mut at), count).map_err(io::Error::from)
         });
-        match sent {
+        match done {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "file shrank while being sent",
                 ));
             }
-            Ok(n) => offset += n as u64,
+            Ok(n) => {
+                offset += n as u64;
+                *sent += n as u64;
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable(stream, patience).await?,
             Err(e) => return Err(e),
         }

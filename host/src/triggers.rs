@@ -7,7 +7,7 @@
 //! stood still for one more poll, so a half-written file is not taken.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,13 +83,15 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
         }
         let mut any = false;
         for slot in shared.mounts.all() {
-            let file = match (&slot.prefix, &handler) {
-                (None, Some(path)) => Some(path),
-                _ => slot.file.as_ref(),
-            };
-            if let Some(path) = file {
+            if let (None, Some(path)) = (&slot.prefix, &handler) {
+                // From now on this is the slot's file, for `--watch` too.
+                slot.set_file(path.clone());
+            }
+            if let Some(path) = slot.file() {
                 any = true;
-                shared.swap(slot.prefix.as_deref(), path, false, true).await;
+                shared
+                    .swap(slot.prefix.as_deref(), &path, false, true)
+                    .await;
             }
         }
         if !any && reloader.is_none() && shared.tls.is_none() {
@@ -98,22 +100,38 @@ pub async fn on_sighup(shared: Arc<Shared>, mut hangups: Signal, reloader: Optio
     }
 }
 
-/// Swaps `path` into the slot of `mount` (`None`: `--handler`'s) whenever it changes
-/// and then stands still. `seen`: its stamp taken before the server first read it, so
-/// that a change in between is not missed.
+/// Swaps the file of the slot of `mount` (`None`: `--handler`'s) into it whenever the
+/// file changes and then stands still — the file the configuration names now: after a
+/// SIGHUP that named another, the old one is no longer watched. `seen`: the stamp of
+/// `path`, the slot's file at start, taken before the server first read it, so that a
+/// change in between is not missed.
 pub async fn watch(
     shared: Arc<Shared>,
     mount: Option<String>,
-    path: &Path,
+    mut path: PathBuf,
     mut seen: Option<Stamp>,
 ) {
     let mut pending = None;
     loop {
         tokio::time::sleep(POLL).await;
-        let now = stamp(path);
+        let Some(slot) = shared.mounts.slot(mount.as_deref()) else {
+            return;
+        };
+        match slot.file() {
+            Some(now) if now != path => {
+                // SIGHUP swapped the new file in as it named it: watch it from here.
+                seen = stamp(&now);
+                path = now;
+                pending = None;
+                continue;
+            }
+            Some(_) => {}
+            None => return,
+        }
+        let now = stamp(&path);
         if now == seen {
             if pending.take().is_some() && now.is_some() {
-                shared.swap(mount.as_deref(), path, false, true).await;
+                shared.swap(mount.as_deref(), &path, false, true).await;
             }
             continue;
         }
