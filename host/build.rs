@@ -39,6 +39,7 @@ fn main() {
         "tests/fixtures/naive",
         "tests/fixtures/trapping",
         "tests/fixtures/prober",
+        "tests/fixtures/stalling",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -56,7 +57,8 @@ fn main() {
     // The built-in handler and the 0.3.0 fixture import nothing of WASI: they are
     // built for wasm32-unknown-unknown, whose std makes no system calls, and made
     // components here. The 0.2.0 fixtures read the root through WASI, as handlers of
-    // that contract must: wasm32-wasip2, which makes components by itself.
+    // that contract must, and the stalling fixture (0.3.0) blocks in WASI:
+    // wasm32-wasip2, which makes components by itself.
     // 512 KiB of initial memory: room for a request's allocations without growing
     // the memory (see guest/world/src/arena.rs); pages never touched cost nothing to reset.
     let bare = build(
@@ -70,7 +72,12 @@ fn main() {
         &workspace,
         &target_dir,
         WASI,
-        &["hostile-fixture", "naive-fixture", "trapping-fixture"],
+        &[
+            "hostile-fixture",
+            "naive-fixture",
+            "trapping-fixture",
+            "stalling-fixture",
+        ],
         &[STACK],
     );
     // Every component in one directory, under its package's name: what the tests and
@@ -83,7 +90,12 @@ fn main() {
             &components.join(format!("{name}.wasm")),
         );
     }
-    for name in ["hostile_fixture", "naive_fixture", "trapping_fixture"] {
+    for name in [
+        "hostile_fixture",
+        "naive_fixture",
+        "trapping_fixture",
+        "stalling_fixture",
+    ] {
         copy(
             &wasi.join(format!("{name}.wasm")),
             &components.join(format!("{name}.wasm")),
@@ -170,6 +182,7 @@ fn export_all(dir: &Path) {
         ("SANDSERVE_HOSTILE_WASM", "hostile_fixture"),
         ("SANDSERVE_NAIVE_WASM", "naive_fixture"),
         ("SANDSERVE_TRAPPING_WASM", "trapping_fixture"),
+        ("SANDSERVE_STALLING_WASM", "stalling_fixture"),
     ] {
         export(var, &dir.join(format!("{name}.wasm")));
     }

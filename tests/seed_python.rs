@@ -92,3 +92,56 @@ fn what_the_seed_got_wrong_is_done_right() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
 }
+
+#[test]
+fn dotfiles_are_refused_as_the_built_in_handler_refuses_them() {
+    let site = site();
+    write(&site.root, ".well-known/security.txt", "Contact: x\n");
+    let refusing = common::start_built(&site.root, SEED, &[]);
+    let serving = common::start_built(&site.root, SEED, &["--serve-dotfiles"]);
+    let built_in = Server::start(&site.root, &[]);
+
+    // Any segment that starts with `.`, percent-encoded or not, existing or not, and
+    // `.well-known` too: 403, as the built-in handler answers.
+    for target in [
+        "/.env",
+        "/.git/config",
+        "/%2eenv",
+        "/%2Egit/config",
+        "/docs/.hidden",
+        "/.well-known/security.txt",
+    ] {
+        let seed = get(&refusing, target, "curl/8");
+        let ours = get(&built_in, target, "curl/8");
+        assert_eq!(
+            (seed.status, ours.status),
+            (403, 403),
+            "{target}: {}",
+            seed.head
+        );
+        assert!(!seed.text().contains("SECRET_ENV"), "{target}");
+        assert!(!seed.text().contains("[core]"), "{target}");
+    }
+    let head = refusing.request("HEAD /.env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(head.status, 403);
+    assert!(head.body.is_empty());
+    // A dot inside a name is not a dotfile.
+    write(&site.root, "v1.2/notes.txt", "notes\n");
+    assert_eq!(get(&refusing, "/v1.2/notes.txt", "curl/8").status, 200);
+
+    // The policy that allows them (`--serve-dotfiles`): served.
+    for (target, body) in [
+        ("/.env", &b"SECRET_ENV=1\n"[..]),
+        ("/.git/config", b"[core]\n"),
+        ("/.well-known/security.txt", b"Contact: x\n"),
+    ] {
+        let r = get(&serving, target, "curl/8");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, body),
+            "{target}: {}",
+            r.head
+        );
+    }
+    assert_eq!(get(&serving, "/.missing", "curl/8").status, 404);
+}

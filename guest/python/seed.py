@@ -10,6 +10,11 @@ not a crash), HEAD has no body, every answer has a Content-Length and a Date, th
 Content-Type follows the file name, `..` cannot climb out of the root, and file
 bodies are streamed by the host from `file` ranges, never read into Python.
 Framing and keep-alive belong to the host.
+
+Dotfiles follow the built-in handler's rule: a path with any segment that starts with
+`.` once percent-decoded (`/.env`, `/.git/config`, `/a/.hidden/b`, `/.well-known/x`
+too) is refused with 403 (the root's `403.html`, if it has one) unless the policy's
+`serve_dotfiles` (`--serve-dotfiles`) allows it.
 """
 
 import mimetypes
@@ -51,6 +56,11 @@ def below_root(target: str):
         return None
     rel = posixpath.normpath(path).lstrip("/")
     return "" if rel == "." else rel
+
+
+def dotfile(rel: str) -> bool:
+    """Whether a path below the root has a segment that starts with `.`."""
+    return any(segment.startswith(".") for segment in rel.split("/"))
 
 
 def answer(status, reason, fields, body, head_only, policy, received):
@@ -96,6 +106,17 @@ class Handler(exports.Handler):
             forbid = ["Content-Type: text/html; charset=utf-8", f"Content-Length: {len(FORBID)}"]
             return answer(403, "Forbidden", forbid, types.Body_Bytes(FORBID), head_only, policy, received)
         rel = below_root(target)
+        # The built-in handler's dotfile rule, before the file is looked up: 403 whether
+        # it exists or not.
+        if rel is not None and not policy.serve_dotfiles and dotfile(rel):
+            page = file_of("403.html")
+            if page:
+                fields, body = sent_file(*page)
+            else:
+                text = b"Forbidden\n"
+                fields = ["Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(text)}"]
+                body = types.Body_Bytes(text)
+            return answer(403, "Forbidden", fields, body, head_only, policy, received)
         found = file_of(rel) if rel is not None else None
         if found:
             fields, body = sent_file(*found)
