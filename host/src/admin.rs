@@ -18,7 +18,7 @@
 //! `--handler`'s.
 //!
 //! An admin client is bounded like any client: a head of at most 16 KiB, a body of
-//! at most 4 KiB, 10 s to send them, eight connections at once. Past eight, a client
+//! at most 4 KiB, 10 s to send them, 10 s to take the answer, eight connections at once. Past eight, a client
 //! still gets in, with 1 s to send its request (up to 64 such at once; more are closed
 //! at once): a probe sends its request as it connects, so idle clients holding the
 //! eight cannot keep `/healthz` from answering.
@@ -316,9 +316,16 @@ async fn send(
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    stream.shutdown().await
+    // A client that does not read (a `/metrics` body can outgrow the socket's buffer)
+    // holds its permit no longer than it had to send its request.
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        stream.shutdown().await
+    };
+    tokio::time::timeout(READ_TIMEOUT, write)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 fn describe(version: &Version) -> Value {

@@ -159,9 +159,21 @@ fn prune(dir: &Path, room: u64) {
     let Ok(listing) = fs::read_dir(dir) else {
         return;
     };
+    let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
     let mut entries: Vec<(SystemTime, u64, PathBuf)> = listing
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".cwasm"))
+        .filter(|e| {
+            // A temporary file an hour old was left by a write that died: not an entry.
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(".tmp")
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < hour_ago)
+            {
+                let _ = fs::remove_file(e.path());
+            }
+            name.ends_with(".cwasm")
+        })
         .filter_map(|e| {
             let meta = e.metadata().ok()?;
             Some((meta.modified().ok()?, meta.len(), e.path()))

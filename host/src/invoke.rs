@@ -282,12 +282,17 @@ impl Invoker {
         handler: &Handler,
         store: &mut Store<Sandbox>,
     ) -> Result<Instance> {
-        handler
-            .pre
-            .instantiate(store)
-            .await
-            .map_err(anyhow::Error::from)
-            .context("cannot instantiate the handler")
+        handler.pre.instantiate(store).await.map_err(|e| {
+            // One of the pool's own limits (core instances, memories, tables, stacks)
+            // is full: the server's state, like no free slot, not the handler's failure.
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+            {
+                failed(Cause::Busy, format!("no handler instance free: {e}"))
+            } else {
+                anyhow::Error::from(e).context("cannot instantiate the handler")
+            }
+        })
     }
 
     /// The engine the handler runs on (public for the benchmarks).

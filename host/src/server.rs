@@ -395,8 +395,10 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
-    // Out of descriptors, accepting waits until connections close (said once a pause).
+    // Out of descriptors, accepting waits until connections close (said at most once a
+    // minute: near the limit it pauses and resumes many times a second).
     let mut paused = false;
+    let mut said: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         // Over the cap, connections wait in the kernel's backlog rather than get refused.
@@ -411,7 +413,12 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
                     if !paused {
                         paused = true;
                         shared.metrics.accept_paused();
-                        tracing::warn!("accept paused: {e}; new connections wait until some close");
+                        if said.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                            said = Some(Instant::now());
+                            tracing::warn!(
+                                "accept paused: {e}; new connections wait until some close"
+                            );
+                        }
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
@@ -424,9 +431,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
             },
             _ = &mut shutdown => break,
         };
-        if std::mem::take(&mut paused) {
-            tracing::info!("accepting again");
-        }
+        paused = false;
         let _ = stream.set_nodelay(true);
         let (shared, stop) = (shared.clone(), stop.clone());
         tasks.spawn(async move {
