@@ -1,17 +1,20 @@
 //! sandserve's host: the native shim that owns the sockets and HTTP/1.1 framing, and
 //! runs each request's decision in a fresh WebAssembly sandbox. A request travels:
 //!
-//! - `server`     — accepts the connection (capped), spawns a task for it, where `tls`
-//!   makes the handshake when serving HTTPS (`stream`: plain or TLS bytes);
+//! - `accept`     — accepts the connection (capped; paused while `descriptors` are
+//!   out), spawns a task for it, where `tls` makes the handshake when serving HTTPS
+//!   (`stream`: plain or TLS bytes);
 //! - `connection` — frames the raw request head (keep-alive, pipelining, timeouts);
 //! - `request`    — checks its message syntax and learns its body length and whether
 //!   the connection may stay open (a refused head gets the host's own 4xx, no handler),
 //!   and builds the WIT request;
 //! - `mount`      — the slot whose prefix is longest takes it (`--mount`; the rest go
 //!   to `--handler`'s), and `record` writes its head down (`--record`);
-//! - `live`       — the slot's handler version live when the request began decides it;
+//! - `server`     — `Shared`, what every connection uses: the slot's handler version
+//!   live when the request began (`live`) decides it;
 //! - `decide`     — that version called (`invoke`: a fresh store (`sandbox`) and
-//!   instance of the pre-linked component, of either contract (`contract`), lent the
+//!   instance of the pre-linked component, of either contract (`contract`), under two
+//!   deadlines, the epoch's and the wall clock's, lent the
 //!   root (`root`: every file opened confined, and kept for the body)) and its answer
 //!   checked (`response`) and its body planned from the files it opened (`plan`);
 //! - `send`       — the head and body written out (one write, or sendfile);
@@ -36,6 +39,7 @@
 //! runs handlers outside a server for both), `new` writes a handler project;
 //! `syntax` holds the token and whitespace rules the others share.
 
+pub mod accept;
 pub mod access;
 pub mod activate;
 pub mod admin;
@@ -81,5 +85,6 @@ pub mod triggers;
 pub mod units;
 pub mod wit;
 
+pub use accept::run;
 pub use config::{Args, Cli, Command, Config};
-pub use server::{Shared, run};
+pub use server::Shared;
