@@ -15,6 +15,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::invoke::Handler;
 
+/// The short form of a version's hash, for text: its first 12 characters.
+pub fn short(sha: &str) -> &str {
+    sha.char_indices().nth(12).map_or(sha, |(at, _)| &sha[..at])
+}
+
 /// One handler version: its compiled code and what is known of it.
 pub struct Version {
     pub handler: Handler,
@@ -46,7 +51,7 @@ impl Version {
 
     /// The short form of the hash, for text output.
     pub fn short(&self) -> &str {
-        crate::swap::short(&self.sha256)
+        short(&self.sha256)
     }
 
     fn failure_share(&self) -> f64 {

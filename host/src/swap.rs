@@ -22,6 +22,7 @@ use crate::decide::Decider;
 use crate::engine::Engine;
 use crate::invoke::Handler;
 use crate::live::{Live, Version};
+pub use crate::live::short;
 use crate::request;
 
 /// Differences shown in a report; the rest are counted.
@@ -86,11 +87,6 @@ impl Report {
         self.reason = Some(reason.into());
         self
     }
-}
-
-/// The short form of a version's hash, for text: its first 12 characters.
-pub fn short(sha: &str) -> &str {
-    sha.char_indices().nth(12).map_or(sha, |(at, _)| &sha[..at])
 }
 
 /// The hex SHA-256 of a component's bytes: what names a version.
