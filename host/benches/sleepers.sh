@@ -13,7 +13,7 @@ trap 'kill $server 2>/dev/null || true; rm -rf "$root"' EXIT
 head -c 1024 /dev/zero | tr '\0' 'x' > "$root/small.html"
 port=18473
 taskset -c 0 target/release/sandserve --root "$root" --listen 127.0.0.1:$port -q \
-  --handler-timeout 500ms --mount /py/=target/handlers/python-fixture.wasm &
+  --handler-timeout 500ms --mount /py/=target/handlers/python-fixture.wasm 2>/dev/null &
 server=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/small.html" && break; sleep 0.2; done
 load() { taskset -c 1 wrk -t1 -c32 -d"${secs}s" --latency "http://127.0.0.1:$port/small.html"; }

@@ -311,6 +311,10 @@ async fn close(stream: &mut Stream, unread: bool) -> std::io::Result<()> {
 /// client that stopped reading would otherwise hold forever (and the connection's slot
 /// with it).
 async fn shutdown_bounded(stream: &mut Stream) -> std::io::Result<()> {
+    // A plain TCP shutdown is one system call that never waits: no timer for it.
+    if let Stream::Plain(tcp) = stream {
+        return tcp.shutdown().await;
+    }
     match timeout(LINGER, stream.shutdown()).await {
         Ok(done) => done,
         Err(_) => Err(std::io::Error::new(

@@ -21,8 +21,8 @@ use crate::compare::{self, Summary};
 use crate::decide::Decider;
 use crate::engine::Engine;
 use crate::invoke::Handler;
-use crate::live::{Live, Version};
 pub use crate::live::short;
+use crate::live::{Live, Version};
 use crate::request;
 
 /// Differences shown in a report; the rest are counted.

@@ -184,13 +184,18 @@ impl Invoker {
         request: &wit::Request,
     ) -> Result<(wit::Response, Vec<Opened>)> {
         let waited = Instant::now();
-        let Ok(Ok(_in_flight)) =
-            tokio::time::timeout(self.bounds.instance_wait, quota.acquire()).await
-        else {
-            return Err(failed(
-                Cause::Busy,
-                "no handler instance free for this slot".into(),
-            ));
+        // Without a wait, no timer: the common case takes its permits at once.
+        let _in_flight = match quota.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                match tokio::time::timeout(self.bounds.instance_wait, quota.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        let why = "no handler instance free for this slot".into();
+                        return Err(failed(Cause::Busy, why));
+                    }
+                }
+            }
         };
         let warm = if self.bounds.reuse > 1 {
             handler.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
@@ -251,6 +256,9 @@ impl Invoker {
     /// One of the pool's instance slots, waiting for one until `--instance-wait` after
     /// `since`.
     async fn slot(&self, since: Instant) -> Result<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.pool.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
         let left = self.bounds.instance_wait.saturating_sub(since.elapsed());
         match tokio::time::timeout(left, self.pool.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
