@@ -339,32 +339,4 @@ async fn linger_close(stream: &mut Stream) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_the_end_of_a_head() {
-        let mut s = 0;
-        assert_eq!(
-            head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nNEXT", &mut s),
-            Some(27)
-        );
-        let mut s = 0;
-        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n", &mut s), Some(24));
-        let mut s = 0;
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", &mut s), None);
-        assert_eq!(s, 25);
-        // Scanning resumes where it stopped, but still sees a CRLF split across reads.
-        assert_eq!(
-            head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut s),
-            Some(27)
-        );
-    }
-
-    #[test]
-    fn skips_blank_lines() {
-        assert_eq!(leading_blank_lines(b"\r\n\n\r\nGET"), 5);
-        assert_eq!(leading_blank_lines(b"\r"), 0);
-        assert_eq!(leading_blank_lines(b"GET"), 0);
-    }
-}
+mod tests;
