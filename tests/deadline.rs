@@ -169,13 +169,6 @@ fn all_500_promptly(label: &str, stalled: Vec<std::thread::JoinHandle<Timed>>) -
     answers
 }
 
-/// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
-fn metrics_addr(server: &Server) -> SocketAddr {
-    let log = server.wait_for_log("metrics on ");
-    let rest = log.split("metrics on ").nth(1).expect("no metrics line");
-    rest.split_whitespace().next().unwrap().parse().unwrap()
-}
-
 /// The sum of the samples named `name` on `/metrics`.
 fn metric(addr: SocketAddr, name: &str) -> f64 {
     let answer = timed_get(addr, "/metrics");
@@ -224,7 +217,7 @@ fn stalls_end_at_the_deadline(fixture: Fixture) {
         &site.root,
         &["--handler-timeout", "500ms", "--metrics", "127.0.0.1:0"],
     );
-    let metrics = metrics_addr(&server);
+    let metrics = server.metrics_addr();
     let before = metric(metrics, "sandserve_handler_timeouts_total");
     // Served before anything stalls, to compare with.
     let quiet = served_meanwhile(&label, server.addr, "/a.txt", 1);

@@ -19,13 +19,6 @@ fn sha256(path: &str) -> String {
     sandserve::swap::sha256(&std::fs::read(path).unwrap())
 }
 
-/// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
-fn metrics_addr(server: &Server) -> SocketAddr {
-    let log = server.wait_for_log("metrics on ");
-    let rest = log.split("metrics on ").nth(1).expect("no metrics line");
-    rest.split_whitespace().next().unwrap().parse().unwrap()
-}
-
 /// One plain HTTP/1.1 GET (or `method`) to `addr`, the whole answer as text.
 fn fetch(addr: SocketAddr, method: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -77,7 +70,7 @@ fn counters_move_with_the_requests_sent() {
             "200ms",
         ],
     );
-    let addr = metrics_addr(&s);
+    let addr = s.metrics_addr();
     let before = scrape(addr);
     let mut sent = 0;
     for _ in 0..3 {
@@ -152,7 +145,7 @@ fn swaps_and_rollbacks_are_counted_and_the_live_version_follows() {
             "127.0.0.1:0",
         ],
     );
-    let addr = metrics_addr(&s);
+    let addr = s.metrics_addr();
     let built_in = [("slot", "/"), ("sha256", &*sha256(BUILT_IN_WASM))];
     let naive = [("slot", "/"), ("sha256", &*sha256(NAIVE_WASM))];
     let out = admin(&socket, &["swap", "--force", NAIVE_WASM]);
@@ -186,7 +179,7 @@ fn swaps_and_rollbacks_are_counted_and_the_live_version_follows() {
 fn health_and_readiness_and_nothing_else_on_the_metrics_port() {
     let site = site();
     let s = Server::start(&site.root, &["--metrics", "127.0.0.1:0"]);
-    let addr = metrics_addr(&s);
+    let addr = s.metrics_addr();
     assert!(fetch(addr, "GET", "/healthz").starts_with("HTTP/1.1 200 "));
     assert!(fetch(addr, "GET", "/readyz").starts_with("HTTP/1.1 200 "));
     assert!(fetch(addr, "POST", "/metrics").starts_with("HTTP/1.1 405 "));

@@ -88,13 +88,6 @@ fn idle_clients_cannot_exhaust_the_descriptors_a_response_needs() {
     assert!(log.matches("accept failed").count() == 0, "{log}");
 }
 
-/// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
-fn metrics_addr(server: &Server) -> SocketAddr {
-    let log = server.wait_for_log("metrics on ");
-    let rest = log.split("metrics on ").nth(1).expect("no metrics line");
-    rest.split_whitespace().next().unwrap().parse().unwrap()
-}
-
 fn fetch(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
@@ -113,7 +106,7 @@ fn fetch(addr: SocketAddr, path: &str) -> String {
 fn healthz_answers_while_idle_clients_hold_the_metrics_port() {
     let site = site();
     let server = Server::start(&site.root, &["--metrics", "127.0.0.1:0"]);
-    let addr = metrics_addr(&server);
+    let addr = server.metrics_addr();
     let idle: Vec<TcpStream> = (0..16).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
     for path in ["/healthz", "/readyz"] {
@@ -327,7 +320,7 @@ fn no_free_instance_is_a_503_with_retry_after_not_a_trap() {
     assert_eq!(answer.status, 503, "{}", answer.text());
     assert_eq!(answer.header("retry-after"), Some("1"));
     assert!(took < Duration::from_secs(2), "{took:?}");
-    let metrics = fetch(metrics_addr(&server), "/metrics");
+    let metrics = fetch(server.metrics_addr(), "/metrics");
     assert!(metrics.contains("sandserve_busy_total 1"), "{metrics}");
     assert!(
         metrics.contains("sandserve_handler_traps_total 0"),

@@ -182,7 +182,7 @@ fn attack(mode: Mode) -> Report {
     let args = server_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start(&site.root, &args);
-    let metrics = metrics_addr(&server);
+    let metrics = server.metrics_addr();
     assert_eq!(gauge(metrics), Some(0.0));
 
     let prefix = site.parent.path().join("attack");
@@ -511,13 +511,6 @@ fn plain_get(addr: SocketAddr, path: &str) -> Result<(u16, Duration), String> {
         .parse()
         .map_err(|_| format!("no status: {:?}", String::from_utf8_lossy(&answer)))?;
     Ok((status, began.elapsed()))
-}
-
-/// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
-fn metrics_addr(server: &Server) -> SocketAddr {
-    let log = server.wait_for_log("metrics on ");
-    let rest = log.split("metrics on ").nth(1).expect("no metrics line");
-    rest.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// `sandserve_connections_active` now, by a bounded scrape (`None` if it failed).

@@ -63,6 +63,15 @@ def dotfile(rel: str) -> bool:
     return any(segment.startswith(".") for segment in rel.split("/"))
 
 
+def error_page(name: str, text: bytes):
+    """The root's page `name` if it has one, else `text`: fields and body."""
+    page = file_of(name)
+    if page:
+        return sent_file(*page)
+    fields = ["Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(text)}"]
+    return fields, types.Body_Bytes(text)
+
+
 def answer(status, reason, fields, body, head_only, policy, received):
     lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(received, usegmt=True)}"]
     if policy.server_name:
@@ -109,23 +118,11 @@ class Handler(exports.Handler):
         # The built-in handler's dotfile rule, before the file is looked up: 403 whether
         # it exists or not.
         if rel is not None and not policy.serve_dotfiles and dotfile(rel):
-            page = file_of("403.html")
-            if page:
-                fields, body = sent_file(*page)
-            else:
-                text = b"Forbidden\n"
-                fields = ["Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(text)}"]
-                body = types.Body_Bytes(text)
+            fields, body = error_page("403.html", b"Forbidden\n")
             return answer(403, "Forbidden", fields, body, head_only, policy, received)
         found = file_of(rel) if rel is not None else None
         if found:
             fields, body = sent_file(*found)
             return answer(200, "OK", fields, body, head_only, policy, received)
-        page = file_of("404.html")
-        if page:
-            fields, body = sent_file(*page)
-        else:
-            text = b"Not Found\n"
-            fields = ["Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(text)}"]
-            body = types.Body_Bytes(text)
+        fields, body = error_page("404.html", b"Not Found\n")
         return answer(404, "Not Found", fields, body, head_only, policy, received)

@@ -152,6 +152,13 @@ impl Server {
         Client::connect(self.addr)
     }
 
+    /// The address of `--metrics 127.0.0.1:0`, from the line the server prints.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let log = self.wait_for_log("metrics on ");
+        let rest = log.split("metrics on ").nth(1).expect("no metrics line");
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// One GET on a fresh connection that asks to close.
     pub fn get(&self, path: &str) -> Response {
         self.request(&format!(
