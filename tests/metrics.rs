@@ -16,7 +16,7 @@ use prometheus_parse::{Sample, Scrape, Value};
 
 /// The sha256 of a component file, as the server names versions.
 fn sha256(path: &str) -> String {
-    sandserve::swap::sha256(&std::fs::read(path).unwrap())
+    sandserve::versions::swap::sha256(&std::fs::read(path).unwrap())
 }
 
 /// One plain HTTP/1.1 GET (or `method`) to `addr`, the whole answer as text.

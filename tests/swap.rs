@@ -216,7 +216,7 @@ fn status_and_rollback() {
     );
     assert_eq!(server.get("/a.txt").body, HOSTILE_BODY);
     let after = status(&socket);
-    let sha = sandserve::swap::sha256(&std::fs::read(HOSTILE_WASM).unwrap());
+    let sha = sandserve::versions::swap::sha256(&std::fs::read(HOSTILE_WASM).unwrap());
     assert_eq!(after["live"]["sha256"], sha.as_str());
     assert_eq!(after["live"]["source"], HOSTILE_WASM);
     assert_eq!(after["live"]["requests"], 1);

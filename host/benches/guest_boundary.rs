@@ -16,11 +16,11 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 
-use sandserve::bindings::{wit, wit_root};
-use sandserve::engine::{BUILT_IN_HANDLER, Engine};
-use sandserve::invoke::{Bounds, Handler, Invoker};
-use sandserve::root::Lent;
-use sandserve::{request, response};
+use sandserve::sandbox::bindings::{wit, wit_root};
+use sandserve::sandbox::engine::{BUILT_IN_HANDLER, Engine};
+use sandserve::sandbox::invoke::{Bounds, Handler, Invoker};
+use sandserve::sandbox::response;
+use sandserve::sandbox::root::Lent;
 
 fn boundary(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
@@ -48,7 +48,7 @@ fn boundary(c: &mut Criterion) {
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let quota = tokio::sync::Semaphore::new(1000);
     let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";
-    let request = request::to_request(head, peer, 0, &policy);
+    let request = sandserve::sandbox::decide::to_request(head, peer, 0, &policy);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

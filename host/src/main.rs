@@ -10,15 +10,15 @@ use clap::FromArgMatches;
 use sandserve::{Cli, Command, Config, Shared};
 
 fn main() -> ExitCode {
-    sandserve::logging::init();
+    sandserve::observe::logging::init();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = sandserve::layers::command().get_matches_from(&argv);
+    let matches = sandserve::settings::layers::command().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let outcome = match cli.command {
-        Some(Command::Admin(command)) => sandserve::control::run(command),
-        Some(Command::New { lang, dir }) => sandserve::new::run(&lang, &dir),
-        Some(Command::Wit { out, compat }) => sandserve::wit::run(out.as_deref(), compat),
-        Some(Command::Check { file, require }) => sandserve::check::run(&file, &require),
+        Some(Command::Admin(command)) => sandserve::admin::control::run(command),
+        Some(Command::New { lang, dir }) => sandserve::tools::new::run(&lang, &dir),
+        Some(Command::Wit { out, compat }) => sandserve::tools::wit::run(out.as_deref(), compat),
+        Some(Command::Check { file, require }) => sandserve::tools::check::run(&file, &require),
         Some(Command::Diff {
             a,
             b,
@@ -27,31 +27,31 @@ fn main() -> ExitCode {
             root,
         }) => {
             let requests = requests.as_deref().map(|file| (file, mount.as_deref()));
-            sandserve::diff::run(&a, &b, requests, root.as_deref())
+            sandserve::tools::diff::run(&a, &b, requests, root.as_deref())
         }
         None => start(&argv).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
         // One line, whatever the cause's own formatting (wasmtime's span several).
-        eprintln!("sandserve: {}", sandserve::compare::one_line(&e));
+        eprintln!("sandserve: {}", sandserve::versions::compare::one_line(&e));
         ExitCode::FAILURE
     })
 }
 
 fn start(argv: &[std::ffi::OsString]) -> Result<()> {
-    let resolved = sandserve::layers::resolve(argv)?;
+    let resolved = sandserve::settings::layers::resolve(argv)?;
     let mut config = Config::from_args(resolved.args.clone()).map_err(|e| resolved.locate(e))?;
     // Checked first, as nginx -t: what it prints is a configuration that starts.
     if resolved.args.print_config {
         if let Some((cert, key)) = &config.tls {
-            sandserve::tls::load(cert, key)?;
+            sandserve::net::tls::load(cert, key)?;
         }
         print!("{}", resolved.print());
         return Ok(());
     }
     // Said once the server starts, after the checks that refuse a start in one line.
-    let (nofile, raised) = sandserve::descriptors::raise();
-    let (connections, lowered) = sandserve::descriptors::clamp(config.max_connections, nofile);
+    let (nofile, raised) = sandserve::net::descriptors::raise();
+    let (connections, lowered) = sandserve::net::descriptors::clamp(config.max_connections, nofile);
     config.max_connections = connections;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers)
@@ -59,11 +59,11 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let shutdown = sandserve::shutdown::signal_received()?;
+        let shutdown = sandserve::net::shutdown::signal_received()?;
         // Bind first: an address or admin socket in use should fail before the handler
         // is compiled.
         // systemd's socket when it passed one (socket activation), else --listen's.
-        let listener = match sandserve::activate::listener()? {
+        let listener = match sandserve::net::activate::listener()? {
             Some(passed) => tokio::net::TcpListener::from_std(passed)
                 .context("LISTEN_FDS=1: cannot serve on fd 3")?,
             None => tokio::net::TcpListener::bind(config.listen)
@@ -73,7 +73,7 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         let admin = config
             .admin
             .as_deref()
-            .map(sandserve::admin::bind)
+            .map(sandserve::admin::channel::bind)
             .transpose()?;
         let metrics = match config.metrics {
             Some(addr) => Some(
@@ -86,7 +86,7 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         // Each watched file's stamp before the server first reads it.
         let mut watched = Vec::new();
         if config.watch {
-            if let sandserve::config::HandlerSource::File(path) = &config.handler {
+            if let sandserve::settings::config::HandlerSource::File(path) = &config.handler {
                 watched.push((None, path.clone()));
             }
             for (prefix, path) in &config.mounts {
@@ -96,7 +96,7 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         let watched: Vec<_> = watched
             .into_iter()
             .map(|(mount, path)| {
-                let seen = sandserve::triggers::stamp(&path);
+                let seen = sandserve::server::triggers::stamp(&path);
                 (mount, path, seen)
             })
             .collect();
@@ -104,8 +104,8 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
         for said in [raised, lowered].into_iter().flatten() {
             tracing::info!("{said}");
         }
-        let hangups = sandserve::triggers::hangups().context("cannot listen for SIGHUP")?;
-        let user1 = sandserve::triggers::user1().context("cannot listen for SIGUSR1")?;
+        let hangups = sandserve::server::triggers::hangups().context("cannot listen for SIGHUP")?;
+        let user1 = sandserve::server::triggers::user1().context("cannot listen for SIGUSR1")?;
         let addr = listener.local_addr()?;
         tracing::info!(
             "serving {} on {}://{addr}/ with {} workers ({})",
@@ -119,7 +119,7 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
             shared.handler_origin
         );
         if let Some(admin) = admin {
-            tokio::spawn(sandserve::admin::serve(admin, shared.clone()));
+            tokio::spawn(sandserve::admin::channel::serve(admin, shared.clone()));
         }
         if let Some(metrics) = metrics {
             // Not an http:// URL: the serving line above is the one to connect to.
@@ -127,21 +127,29 @@ fn start(argv: &[std::ffi::OsString]) -> Result<()> {
                 "metrics on {} (GET /metrics, /healthz, /readyz)",
                 metrics.local_addr()?
             );
-            tokio::spawn(sandserve::admin::serve_metrics(metrics, shared.clone()));
+            tokio::spawn(sandserve::admin::channel::serve_metrics(
+                metrics,
+                shared.clone(),
+            ));
         }
         let reloader = config
             .file
             .as_ref()
-            .map(|_| sandserve::reload::Reloader::new(argv.to_vec(), &resolved));
-        tokio::spawn(sandserve::triggers::on_sighup(
+            .map(|_| sandserve::server::reload::Reloader::new(argv.to_vec(), &resolved));
+        tokio::spawn(sandserve::server::triggers::on_sighup(
             shared.clone(),
             hangups,
             reloader,
         ));
-        tokio::spawn(sandserve::triggers::on_sigusr1(shared.clone(), user1));
+        tokio::spawn(sandserve::server::triggers::on_sigusr1(
+            shared.clone(),
+            user1,
+        ));
         for (mount, path, seen) in watched {
             let shared = shared.clone();
-            tokio::spawn(sandserve::triggers::watch(shared, mount, path, seen));
+            tokio::spawn(sandserve::server::triggers::watch(
+                shared, mount, path, seen,
+            ));
         }
         let served = sandserve::run(listener, shared.clone(), shutdown).await;
         shared.finish();

@@ -8,9 +8,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandserve::connection::{head_end, leading_blank_lines};
-use sandserve::request::{self, BodyLength};
-use sandserve::syntax::trim;
+use sandserve::server::connection::{head_end, leading_blank_lines};
+use sandserve::http::request::{self, BodyLength};
+use sandserve::http::syntax::trim;
 
 fuzz_target!(|input: (Vec<u8>, Vec<u8>)| {
     let (bytes, cuts) = input;

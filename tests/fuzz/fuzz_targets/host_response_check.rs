@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandserve::response::parse_head;
+use sandserve::sandbox::response::parse_head;
 
 fuzz_target!(|head: &[u8]| {
     let Ok(ours) = parse_head(head) else {

@@ -1,0 +1,168 @@
+//! The one place wasmtime is configured: engine settings, the pooling allocator and its
+//! limits, epoch interruption and the linker (our `root`, and WASI for handlers that
+//! import it) — built once per server and shared by every handler version it runs.
+//! `Engine::prepare` turns a component's bytes into a pre-linked handler
+//! (`InstancePre`), so that a request only instantiates.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::sandbox::bindings::v3;
+use crate::sandbox::cache::{self, Origin};
+use crate::sandbox::contract::Pre;
+use crate::sandbox::root::Lent;
+use crate::sandbox::store::Sandbox;
+
+/// The handler built from `guest/` by `build.rs`.
+pub const BUILT_IN_HANDLER: &[u8] = include_bytes!(env!("SANDSERVE_GUEST_WASM"));
+
+/// How often the epoch advances; handler deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances that may exist at once, over all handler versions. Each lives for one
+/// request (or one replayed request of a swap's check), so this bounds the requests
+/// being handled at the same moment, not connections.
+pub const MAX_INSTANCES: u32 = 1000;
+
+/// Bytes of each memory, table and stack slot kept mapped between instances.
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// The engine, its linker and its epoch ticker, for the server's whole life.
+pub struct Engine {
+    pub engine: wasmtime::Engine,
+    linker: Linker<Sandbox>,
+    /// Where compiled handlers are kept between starts (`None`: always compile), and
+    /// the bytes it may hold.
+    cache: Option<(Arc<Path>, u64)>,
+    _ticker: EpochTicker,
+}
+
+impl Engine {
+    pub fn new(memory_limit: usize, cache: Option<(&Path, u64)>) -> Result<Engine> {
+        let engine = engine(memory_limit)?;
+        // Both the root and WASI are in the one linker: a component is pre-linked only
+        // to what it imports, so a handler without WASI imports pays nothing for it.
+        let mut linker = Linker::<Sandbox>::new(&engine);
+        v3::Sandserve::add_to_linker::<_, HasSelf<Lent>>(&mut linker, |s: &mut Sandbox| {
+            &mut s.root
+        })
+        .map_err(anyhow::Error::from)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        Ok(Engine {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
+        })
+    }
+
+    /// Compiles (or loads from the cache) and links a handler; fails with a one-line
+    /// reason when the bytes are not a component, or not one of a `sandserve` world
+    /// (0.3.0 or 0.2.0). Compiling a large component takes seconds of CPU: call it off
+    /// the serving path.
+    pub fn prepare(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
+        let cache = self.cache.as_ref().map(|(dir, max)| (&**dir, *max));
+        let (component, origin) = cache::component(&self.engine, bytes, cache)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(|pre| Pre::new(&component, pre))
+            .map_err(|e| anyhow::anyhow!("{}", e.root_cause()))
+            .context("not a handler of the sandserve world")?;
+        Ok((pre, origin))
+    }
+}
+
+fn engine(memory_limit: usize) -> Result<wasmtime::Engine> {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 4)
+        .total_memories(MAX_INSTANCES)
+        .total_tables(MAX_INSTANCES * 4)
+        .total_stacks(MAX_INSTANCES)
+        .max_memory_size(memory_limit)
+        // Reset only the pages an instance dirtied, in place, instead of handing them
+        // back to the kernel: a fresh instance then starts without page faults. (Needs
+        // Linux 6.7's PAGEMAP_SCAN; elsewhere wasmtime falls back to madvise.) Not with
+        // swap: see `pagemap_scan`.
+        .pagemap_scan(pagemap_scan())
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .async_stack_keep_resident(KEEP_RESIDENT);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    wasmtime::Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("cannot configure the WebAssembly engine")
+}
+
+/// Whether the pooling allocator may find dirty pages with PAGEMAP_SCAN. wasmtime
+/// 48.0.10's scan asks for pages that are written *and present*: a dirty page the
+/// kernel swapped out is neither reset nor released, so the next instance in that slot
+/// would read the last one's data (48.0.11 fixes the scan, but its crates are not all
+/// published). With any swap active at start, the scan is off and every slot is reset
+/// by copying and `madvise` — slower, never stale. Swap turned on after start is not
+/// seen: SECURITY.md says to restart.
+fn pagemap_scan() -> Enabled {
+    match swap_active() {
+        false => Enabled::Auto,
+        true => {
+            tracing::warn!(
+                "swap is active: handler memory is reset without PAGEMAP_SCAN (slower per request)"
+            );
+            Enabled::No
+        }
+    }
+}
+
+/// Whether `/proc/swaps` lists a swap area (or cannot be read: then assume it does).
+fn swap_active() -> bool {
+    std::fs::read_to_string("/proc/swaps").map_or(true, |text| text.lines().count() > 1)
+}
+
+/// One thread per engine that advances the epoch, so that a guest that runs past its
+/// deadline traps instead of holding a worker. Stopped and joined on drop.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: wasmtime::Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sandserve-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("cannot start the epoch thread");
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The invoker's own tests: WASI only for handlers that import it, and a retired
+//! version's reuse pool.
+
+use super::*;
+
+/// A handler without WASI imports gets a store without a WASI context; one with
+/// them gets one.
+#[test]
+fn wasi_only_for_handlers_that_import_it() {
+    let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+    let root = std::env::temp_dir();
+    let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
+    let invoker = Invoker::new(
+        engine.clone(),
+        root,
+        Arc::new(dir),
+        Bounds::new(Duration::from_secs(1), 64 << 20),
+    );
+    let bare = Handler::new(
+        engine
+            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
+            .unwrap()
+            .0,
+    );
+    assert!(invoker.store(&bare).unwrap().data().wasi.is_none());
+    let naive = include_bytes!(env!("SANDSERVE_NAIVE_WASM"));
+    let wasi = Handler::new(engine.prepare(naive).unwrap().0);
+    assert!(invoker.store(&wasi).unwrap().data().wasi.is_some());
+}
+
+/// A version that stops serving keeps no instance for reuse, not even one its
+/// requests in flight finish with (before, they pushed theirs back after the swap
+/// had cleared the pool, up to 64 per kept version); live again, it keeps them.
+#[test]
+fn a_retired_version_keeps_no_instances() {
+    let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "hi\n").unwrap();
+    let dir = Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
+    let bounds = Bounds {
+        reuse: 10,
+        ..Bounds::new(Duration::from_secs(1), 64 << 20)
+    };
+    let invoker = Invoker::new(engine.clone(), root.path().into(), Arc::new(dir), bounds);
+    let handler = Handler::new(
+        engine
+            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
+            .unwrap()
+            .0,
+    );
+    let policy = wit::Policy {
+        min_user_agent_len: 0,
+        serve_dotfiles: false,
+        server_name: "sandserve".into(),
+        cache_control: Vec::new(),
+        extra_headers: Vec::new(),
+        list_dirs: false,
+        fallback: None,
+    };
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let request =
+        crate::sandbox::decide::to_request(head, "127.0.0.1:1".parse().unwrap(), 0, &policy);
+    let quota = Semaphore::new(4);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let call = || {
+        runtime
+            .block_on(invoker.call(&handler, &quota, &request))
+            .unwrap()
+    };
+    call();
+    assert_eq!(handler.idle_count(), 1);
+    handler.retire();
+    assert_eq!(handler.idle_count(), 0);
+    call();
+    assert_eq!(handler.idle_count(), 0);
+    handler.revive();
+    call();
+    assert_eq!(handler.idle_count(), 1);
+}

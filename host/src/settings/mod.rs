@@ -1,0 +1,10 @@
+//! The settings: the command line (`cli`), `SANDSERVE_*` variables and the `--config`
+//! file merged through clap (`layers`, `file`, `keys`, `units`) into one checked
+//! `Config`. May use `versions`, `sandbox` and below (for their limits and defaults).
+
+pub mod cli;
+pub mod config;
+pub mod file;
+pub mod keys;
+pub mod layers;
+pub mod units;
