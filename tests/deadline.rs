@@ -19,8 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{NAIVE_WASM, STALLING_WASM, Server, site, write};
-use prometheus_parse::{Scrape, Value};
+use common::{NAIVE_WASM, STALLING_WASM, Server, scrape, site, value, write};
 
 /// The paths on which both fixtures stall, and how many of each are sent at once.
 const STALLS: [&str; 3] = ["/sleep", "/poll-clock", "/fifo"];
@@ -169,23 +168,6 @@ fn all_500_promptly(label: &str, stalled: Vec<std::thread::JoinHandle<Timed>>) -
     answers
 }
 
-/// The sum of the samples named `name` on `/metrics`.
-fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let answer = timed_get(addr, "/metrics");
-    assert_eq!(answer.status, Some(200), "{}", answer.text);
-    let lines = body(&answer).lines().map(|l| Ok(l.to_owned()));
-    let scrape = Scrape::parse(lines).expect("Prometheus text");
-    scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            _ => 0.0,
-        })
-        .sum()
-}
-
 /// The default (`sandserve`) access-log lines of `GET path` answered `status`.
 fn access_lines(log: &str, path: &str, status: u16) -> Vec<String> {
     let needle = format!("\"GET {path} HTTP/1.1\" {status} ");
@@ -218,7 +200,7 @@ fn stalls_end_at_the_deadline(fixture: Fixture) {
         &["--handler-timeout", "500ms", "--metrics", "127.0.0.1:0"],
     );
     let metrics = server.metrics_addr();
-    let before = metric(metrics, "sandserve_handler_timeouts_total");
+    let before = value(&scrape(metrics), "sandserve_handler_timeouts_total", &[]);
     // Served before anything stalls, to compare with.
     let quiet = served_meanwhile(&label, server.addr, "/a.txt", 1);
 
@@ -251,7 +233,7 @@ fn stalls_end_at_the_deadline(fixture: Fixture) {
         assert!(!line.trim_end().ends_with(" deadline"), "{label}: {line}");
     }
     // The metrics count every one.
-    let timeouts = metric(metrics, "sandserve_handler_timeouts_total") - before;
+    let timeouts = value(&scrape(metrics), "sandserve_handler_timeouts_total", &[]) - before;
     assert!(
         timeouts >= (STALLS.len() * EACH) as f64,
         "{label}: sandserve_handler_timeouts_total moved by {timeouts}"

@@ -7,48 +7,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 
-use common::{BUILT_IN_WASM, Client, HOSTILE_WASM, NAIVE_WASM, Server, TRAPPING_WASM, admin, site};
-use prometheus_parse::{Sample, Scrape, Value};
+use common::{
+    BUILT_IN_WASM, Client, HOSTILE_WASM, NAIVE_WASM, Server, TRAPPING_WASM, admin, fetch, scrape,
+    site, value,
+};
 
 /// The sha256 of a component file, as the server names versions.
 fn sha256(path: &str) -> String {
     sandserve::versions::swap::sha256(&std::fs::read(path).unwrap())
-}
-
-/// One plain HTTP/1.1 GET (or `method`) to `addr`, the whole answer as text.
-fn fetch(addr: SocketAddr, method: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: m\r\n\r\n").unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
-    out
-}
-
-fn scrape(addr: SocketAddr) -> Vec<Sample> {
-    let answer = fetch(addr, "GET", "/metrics");
-    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-    let body = answer.split_once("\r\n\r\n").unwrap().1;
-    let lines = body.lines().map(|l| Ok(l.to_owned()));
-    Scrape::parse(lines).expect("Prometheus text").samples
-}
-
-/// The value of the sample `name` whose labels include `labels` (0 when absent, as a
-/// counter that has not moved yet).
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
-    samples
-        .iter()
-        .filter(|s| s.metric == name)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
-            Value::Summary(_) => f64::NAN,
-        })
-        .sum()
 }
 
 #[test]

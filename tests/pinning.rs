@@ -7,14 +7,17 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, BUILT_IN_WASM, HOSTILE_WASM, NAIVE_WASM, STALLING_WASM, Server, site, write};
+use common::{
+    BIN, BUILT_IN_WASM, HOSTILE_WASM, NAIVE_WASM, STALLING_WASM, Server, fetch, scrape, site,
+    value, write,
+};
 
 /// `sandserve --root ROOT --listen 127.0.0.1:0 ARGS` started with the descriptor limit
 /// `soft`:`hard`, as `ulimit -n` would leave it.
@@ -88,17 +91,6 @@ fn idle_clients_cannot_exhaust_the_descriptors_a_response_needs() {
     assert!(log.matches("accept failed").count() == 0, "{log}");
 }
 
-fn fetch(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: m\r\n\r\n").unwrap();
-    let mut out = String::new();
-    let _ = stream.read_to_string(&mut out);
-    out
-}
-
 /// Before, the port's 8 permits were taken before `accept` and kept through a 10 s
 /// read: 8 idle clients kept `/healthz` from answering, and a liveness probe would
 /// restart a healthy server.
@@ -111,7 +103,7 @@ fn healthz_answers_while_idle_clients_hold_the_metrics_port() {
     std::thread::sleep(Duration::from_millis(300));
     for path in ["/healthz", "/readyz"] {
         let started = Instant::now();
-        let answer = fetch(addr, path);
+        let answer = fetch(addr, "GET", path);
         let took = started.elapsed();
         assert!(answer.starts_with("HTTP/1.1 200 "), "{path}: {answer}");
         assert!(took < Duration::from_millis(1500), "{path} took {took:?}");
@@ -320,12 +312,9 @@ fn no_free_instance_is_a_503_with_retry_after_not_a_trap() {
     assert_eq!(answer.status, 503, "{}", answer.text());
     assert_eq!(answer.header("retry-after"), Some("1"));
     assert!(took < Duration::from_secs(2), "{took:?}");
-    let metrics = fetch(server.metrics_addr(), "/metrics");
-    assert!(metrics.contains("sandserve_busy_total 1"), "{metrics}");
-    assert!(
-        metrics.contains("sandserve_handler_traps_total 0"),
-        "{metrics}"
-    );
+    let metrics = scrape(server.metrics_addr());
+    assert_eq!(value(&metrics, "sandserve_busy_total", &[]), 1.0);
+    assert_eq!(value(&metrics, "sandserve_handler_traps_total", &[]), 0.0);
     for sleeper in sleepers {
         assert_eq!(sleeper.join().unwrap(), 500);
     }

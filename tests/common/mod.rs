@@ -551,3 +551,42 @@ pub fn pattern(len: usize) -> Vec<u8> {
         .map(|i| (i % 251) as u8 ^ (i / 251 % 256) as u8)
         .collect()
 }
+
+/// One plain HTTP/1.1 request (`method path`) to `addr` on a connection of its own, the
+/// whole answer as text (what came within `READ_TIMEOUT`): the admin and metrics ports
+/// answer one request and close.
+pub fn fetch(addr: SocketAddr, method: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: m\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out
+}
+
+/// The samples of `/metrics` on `addr`, read with a Prometheus text parser.
+pub fn scrape(addr: SocketAddr) -> Vec<prometheus_parse::Sample> {
+    let answer = fetch(addr, "GET", "/metrics");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let body = answer.split_once("\r\n\r\n").unwrap().1;
+    let lines = body.lines().map(|l| Ok(l.to_owned()));
+    prometheus_parse::Scrape::parse(lines)
+        .expect("Prometheus text")
+        .samples
+}
+
+/// The value of the sample `name` whose labels include `labels`, summed (0 when absent,
+/// as a counter that has not moved yet).
+pub fn value(samples: &[prometheus_parse::Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    use prometheus_parse::Value;
+    samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            Value::Summary(_) => f64::NAN,
+        })
+        .sum()
+}
