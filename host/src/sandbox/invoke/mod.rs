@@ -85,6 +85,7 @@ impl Handler {
     }
 
     /// Instances kept idle (for the tests of `retire`).
+    #[cfg(test)]
     pub fn idle_count(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -159,11 +160,6 @@ impl Invoker {
             },
             pool: Arc::new(Semaphore::new(MAX_INSTANCES as usize)),
         }
-    }
-
-    /// The wall-clock deadline of one call.
-    pub fn wall(&self) -> Duration {
-        self.wall
     }
 
     /// Calls the handler once. By default in an instance nobody else has seen or will
