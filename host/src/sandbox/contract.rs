@@ -5,34 +5,43 @@
 
 use anyhow::Result;
 use wasmtime::Store;
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, TypedFunc};
 
 use crate::sandbox::bindings::{v2, v3, wit};
 use crate::sandbox::store::Sandbox;
 
 /// The export a 0.2.0 handler has; anything else is tried as 0.3.0.
 const V2_EXPORT: &str = "sandserve:server/handler@0.2.0";
+const V3_EXPORT: &str = "sandserve:server/handler@0.3.0";
 
 /// A pre-linked handler of either contract.
 pub struct Pre {
     world: World,
+    pre: InstancePre<Sandbox>,
+    /// Where `handle` is among the component's exports, found once here: an instance
+    /// then takes the function by index, without looking it up by name.
+    handle: ComponentExportIndex,
     /// It imports WASI, so each of its stores needs a context and the preopen.
     pub wasi: bool,
 }
 
+#[derive(Clone, Copy)]
 enum World {
-    V3(v3::SandservePre<Sandbox>),
-    V2(v2::SandservePre<Sandbox>),
+    V3,
+    V2,
 }
 
-/// An instance of a handler of either contract.
-pub enum Instance {
-    V3(v3::Sandserve),
-    V2(v2::Sandserve),
+/// An instance of a handler of either contract: its `handle` export.
+pub struct Instance {
+    world: World,
+    handle: Func,
 }
 
 impl Pre {
-    /// Picks the contract by the component's export and checks the export's types.
+    /// Picks the contract by the component's export and checks the export's types —
+    /// once, here: every instance of `pre` has these very types, so an instance's call
+    /// goes through `TypedFunc::new_unchecked` instead of checking them again (what the
+    /// generated `instantiate` does for every instance).
     pub fn new(component: &Component, pre: InstancePre<Sandbox>) -> wasmtime::Result<Pre> {
         let engine = component.engine();
         let v2 = component
@@ -43,26 +52,59 @@ impl Pre {
             .component_type()
             .imports(engine)
             .any(|(name, _)| name.starts_with("wasi:"));
-        let world = if v2 {
-            World::V2(v2::SandservePre::new(pre)?)
+        // The generated constructors check the export's name and types.
+        let (world, interface) = if v2 {
+            v2::SandservePre::new(pre.clone())?;
+            (World::V2, V2_EXPORT)
         } else {
-            World::V3(v3::SandservePre::new(pre)?)
+            v3::SandservePre::new(pre.clone())?;
+            (World::V3, V3_EXPORT)
         };
-        Ok(Pre { world, wasi })
+        let missing = || wasmtime::format_err!("no export `{interface}#handle`");
+        let export = component
+            .get_export_index(None, interface)
+            .ok_or_else(missing)?;
+        let handle = component
+            .get_export_index(Some(&export), "handle")
+            .ok_or_else(missing)?;
+        Ok(Pre {
+            world,
+            pre,
+            handle,
+            wasi,
+        })
     }
 
     /// The contract's package version, for status and logs.
     pub fn version(&self) -> &'static str {
         match self.world {
-            World::V3(_) => "0.3.0",
-            World::V2(_) => "0.2.0",
+            World::V3 => "0.3.0",
+            World::V2 => "0.2.0",
         }
     }
 
+    /// A fresh instance in `store`. A handler without WASI imports has no async
+    /// import (our `root` is synchronous), so it is instantiated synchronously: its
+    /// start functions (wit-component's fixup module has one) run on this thread, not
+    /// on a fiber, which saves a fiber's switches per request. A synchronous start
+    /// cannot yield at the epoch's second tick as a call does: `Sandbox::starting`
+    /// makes that tick a trap instead (see `Invoker::store`). Handlers with WASI keep
+    /// the async path, where the start may await.
     pub async fn instantiate(&self, store: &mut Store<Sandbox>) -> wasmtime::Result<Instance> {
-        Ok(match &self.world {
-            World::V3(pre) => Instance::V3(pre.instantiate_async(store).await?),
-            World::V2(pre) => Instance::V2(pre.instantiate_async(store).await?),
+        let instance = if self.wasi {
+            self.pre.instantiate_async(&mut *store).await?
+        } else {
+            store.data_mut().starting = true;
+            let instance = self.pre.instantiate(&mut *store);
+            store.data_mut().starting = false;
+            instance?
+        };
+        let handle = instance
+            .get_func(&mut *store, self.handle)
+            .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))?;
+        Ok(Instance {
+            world: self.world,
+            handle,
         })
     }
 }
@@ -73,24 +115,27 @@ impl Instance {
         store: &mut Store<Sandbox>,
         request: &wit::Request,
     ) -> Result<wit::Response, wasmtime::Error> {
-        match self {
-            Instance::V3(instance) => {
-                instance
-                    .sandserve_server_handler()
-                    .call_handle(store, request)
-                    .await
+        // SAFETY (both arms): `Pre::new` checked this export's parameter and result
+        // types against these very Rust types, for the component every instance of it
+        // comes from.
+        match self.world {
+            World::V3 => {
+                let handle = unsafe {
+                    TypedFunc::<(&wit::Request,), (wit::Response,)>::new_unchecked(self.handle)
+                };
+                Ok(handle.call_async(store, (request,)).await?.0)
             }
-            Instance::V2(instance) => {
-                let response = instance
-                    .sandserve_server_handler()
-                    .call_handle(store, &to_v2(request))
-                    .await?;
+            World::V2 => {
+                let handle =
+                    unsafe { TypedFunc::<(&V2,), (V2Response,)>::new_unchecked(self.handle) };
+                let (response,) = handle.call_async(store, (&to_v2(request),)).await?;
                 Ok(from_v2(response))
             }
         }
     }
 }
 
+type V2Response = v2::exports::sandserve::server::handler::Response;
 type V2 = v2::exports::sandserve::server::handler::Request;
 
 fn to_v2(request: &wit::Request) -> V2 {
@@ -122,7 +167,7 @@ fn to_v2(request: &wit::Request) -> V2 {
     }
 }
 
-fn from_v2(response: v2::exports::sandserve::server::handler::Response) -> wit::Response {
+fn from_v2(response: V2Response) -> wit::Response {
     use v2::exports::sandserve::server::handler as old;
     let range = |r: old::FileRange| wit::FileRange {
         path: r.path,

@@ -16,6 +16,8 @@ pub struct Sandbox {
     pub limits: StoreLimits,
     /// Epoch ticks the current call has run for.
     pub ticks: u64,
+    /// A synchronous instantiation is running (it cannot yield at a tick).
+    pub starting: bool,
 }
 
 impl WasiView for Sandbox {

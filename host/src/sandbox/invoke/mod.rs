@@ -329,6 +329,7 @@ impl Invoker {
                 table,
                 limits,
                 ticks: 0,
+                starting: false,
             },
         );
         store.limiter(|sandbox| &mut sandbox.limits);
@@ -341,16 +342,21 @@ impl Invoker {
         // own dirtied memory, would pile up to the number of connections.
         let budget = self.deadline_ticks;
         store.set_epoch_deadline(1);
+        // A synchronous instantiation (a handler without WASI, see `Pre::instantiate`)
+        // cannot yield: its start functions trap at the second tick instead, so they
+        // hold the worker for 20 ms at most.
         store.epoch_deadline_callback(move |mut store| {
-            let ticks = &mut store.data_mut().ticks;
-            *ticks += 1;
-            Ok(if *ticks >= budget {
-                UpdateDeadline::Interrupt
-            } else if *ticks == 1 {
-                UpdateDeadline::Continue(1)
-            } else {
-                UpdateDeadline::Yield(1)
-            })
+            let sandbox = store.data_mut();
+            sandbox.ticks += 1;
+            Ok(
+                if sandbox.ticks >= budget || (sandbox.ticks > 1 && sandbox.starting) {
+                    UpdateDeadline::Interrupt
+                } else if sandbox.ticks == 1 {
+                    UpdateDeadline::Continue(1)
+                } else {
+                    UpdateDeadline::Yield(1)
+                },
+            )
         });
         Ok(store)
     }

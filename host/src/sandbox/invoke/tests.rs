@@ -1,5 +1,5 @@
-//! The invoker's own tests: WASI only for handlers that import it, and a retired
-//! version's reuse pool.
+//! The invoker's own tests: WASI only for handlers that import it, a synchronous start
+//! that the epoch still stops, and a retired version's reuse pool.
 
 use super::*;
 
@@ -79,4 +79,55 @@ fn a_retired_version_keeps_no_instances() {
     handler.revive();
     call();
     assert_eq!(handler.idle_count(), 1);
+}
+
+/// A handler without WASI is instantiated synchronously, so the wall-clock deadline
+/// cannot reach its start functions: the epoch must. A start function that never ends
+/// traps at the second tick instead of yielding (which a synchronous call cannot) or
+/// holding the worker until `--handler-timeout` (here 5 s).
+#[test]
+fn a_synchronous_start_that_never_ends_traps_at_the_second_tick() {
+    let engine = Arc::new(Engine::new(64 << 20, None).unwrap());
+    let root = std::env::temp_dir();
+    let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
+    let invoker = Invoker::new(
+        engine.clone(),
+        root,
+        Arc::new(dir),
+        Bounds::new(Duration::from_secs(5), 64 << 20),
+    );
+    let bare = Handler::new(
+        engine
+            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
+            .unwrap()
+            .0,
+    );
+    // The built-in handler's store (its deadline callback), a component whose start
+    // loops.
+    let mut store = invoker.store(&bare).unwrap();
+    let looping = wasmtime::component::Component::new(
+        &engine.engine,
+        wat::parse_str(
+            r#"(component
+                (core module $m (func $spin (loop $l (br $l))) (start $spin))
+                (core instance (instantiate $m)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let pre = wasmtime::component::Linker::<Sandbox>::new(&engine.engine)
+        .instantiate_pre(&looping)
+        .unwrap();
+    store.data_mut().starting = true;
+    let started = Instant::now();
+    let Err(error) = pre.instantiate(&mut store) else {
+        panic!("the start must trap");
+    };
+    let took = started.elapsed();
+    assert_eq!(
+        error.downcast_ref::<wasmtime::Trap>(),
+        Some(&wasmtime::Trap::Interrupt),
+        "{error:?}"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }
