@@ -16,6 +16,17 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     assert!(e.contains("--root /no/such/dir"), "{e}");
     let e = refuses(&["--root", root, "--listen", "not-an-address"]);
     assert!(e.contains("--listen not-an-address"), "{e}");
+    let e = refuses(&["--root", root, "--max-instances", "0"]);
+    assert!(e.contains("--max-instances 0: must be 1 to 10000"), "{e}");
+    let e = refuses(&[
+        "--root",
+        root,
+        "--max-instances",
+        "10",
+        "--slot-instances",
+        "20",
+    ]);
+    assert!(e.contains("--slot-instances 20: must be 1 to 10"), "{e}");
     let with_handler = |handler: &str| {
         refuses(&[
             "--root",

@@ -295,3 +295,37 @@ fn a_reused_instance_opens_afresh_for_every_request() {
     common::write(&site.root, "v.txt", "NEW");
     assert_eq!(read(&mut client), "ok NEW");
 }
+
+/// The pool forced to one slot, so that every instance lives in the same memory: a
+/// request plants a needle in its heap and in hundreds of scattered pages it grows the
+/// memory by (more dirty regions than one PAGEMAP_SCAN buffer holds, and more bytes
+/// than the slot keeps resident); the next request, a fresh instance in that very slot,
+/// finds none of it. With `--reuse-instances` the same two requests find every copy,
+/// so the probe can tell.
+#[test]
+fn a_fresh_instance_in_the_same_slot_reads_nothing_of_the_last_one() {
+    let site = site();
+    let secret = "k7Qz-40913";
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--handler", PROBER_WASM, "--max-instances", "1"];
+        args.extend_from_slice(extra);
+        let server = Server::start(&site.root, &args);
+        let mut client = server.connect();
+        let mut ask = |target: String| {
+            client.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+            let response = client.response(false);
+            assert_eq!(response.status, 200, "{target}: {}", response.text());
+            response.text()
+        };
+        let planted = ask(format!("/plant?{secret}"));
+        (planted, ask(format!("/look?{secret}")))
+    };
+    let planted = 40 + 48 * 16 / 2;
+    let fresh = run(&[]);
+    assert_eq!(fresh, (format!("planted {planted}"), "found 0".to_owned()));
+    let reused = run(&["--reuse-instances", "2"]);
+    assert_eq!(
+        reused,
+        (format!("planted {planted}"), format!("found {planted}"))
+    );
+}

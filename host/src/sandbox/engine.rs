@@ -26,9 +26,10 @@ pub const BUILT_IN_HANDLER: &[u8] = include_bytes!(env!("SANDSERVE_GUEST_WASM"))
 /// How often the epoch advances; handler deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Instances that may exist at once, over all handler versions. Each lives for one
-/// request (or one replayed request of a swap's check), so this bounds the requests
-/// being handled at the same moment, not connections.
+/// Instances that may exist at once, over all handler versions, unless
+/// `--max-instances` says otherwise. Each lives for one request (or one replayed
+/// request of a swap's check), so this bounds the requests being handled at the same
+/// moment, not connections.
 pub const MAX_INSTANCES: u32 = 1000;
 
 /// Bytes of each memory, table and stack slot kept mapped between instances.
@@ -37,6 +38,8 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// The engine, its linker and its epoch ticker, for the server's whole life.
 pub struct Engine {
     pub engine: wasmtime::Engine,
+    /// The pool's instance slots (`--max-instances`).
+    pub instances: u32,
     linker: Linker<Sandbox>,
     /// Where compiled handlers are kept between starts (`None`: always compile), and
     /// the bytes it may hold.
@@ -45,8 +48,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(memory_limit: usize, cache: Option<(&Path, u64)>) -> Result<Engine> {
-        let engine = engine(memory_limit)?;
+    pub fn new(memory_limit: usize, instances: u32, cache: Option<(&Path, u64)>) -> Result<Engine> {
+        let engine = engine(memory_limit, instances)?;
         // Both the root and WASI are in the one linker: a component is pre-linked only
         // to what it imports, so a handler without WASI imports pays nothing for it.
         let mut linker = Linker::<Sandbox>::new(&engine);
@@ -58,6 +61,7 @@ impl Engine {
         Ok(Engine {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
+            instances,
             linker,
             cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
         })
@@ -80,14 +84,14 @@ impl Engine {
     }
 }
 
-fn engine(memory_limit: usize) -> Result<wasmtime::Engine> {
+fn engine(memory_limit: usize, instances: u32) -> Result<wasmtime::Engine> {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
-        .total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES * 4)
-        .total_memories(MAX_INSTANCES)
-        .total_tables(MAX_INSTANCES * 4)
-        .total_stacks(MAX_INSTANCES)
+        .total_component_instances(instances)
+        .total_core_instances(instances * 4)
+        .total_memories(instances)
+        .total_tables(instances * 4)
+        .total_stacks(instances)
         .max_memory_size(memory_limit)
         // Reset only the pages an instance dirtied, in place, instead of handing them
         // back to the kernel: a fresh instance then starts without page faults. (Needs

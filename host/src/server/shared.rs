@@ -96,7 +96,11 @@ impl Shared {
             .cache_dir
             .as_deref()
             .map(|dir| (dir, config.cache_max));
-        let engine = Arc::new(Engine::new(config.handler_memory, cache)?);
+        let engine = Arc::new(Engine::new(
+            config.handler_memory,
+            config.max_instances,
+            cache,
+        )?);
         let rule = RollbackRule {
             window: config.rollback_window,
             requests: config.rollback_requests,

@@ -153,8 +153,13 @@ pub struct Args {
     /// slot has used its --slot-instances) before it gets 503 with `Retry-After`.
     #[arg(long, default_value = "1s", value_name = "TIME", value_parser = duration)]
     pub instance_wait: Duration,
+    /// Handler instances the server may have at once, over every handler and mount; each
+    /// reserves address space for --handler-memory. Past them a request waits
+    /// (--instance-wait). 1 to 10000.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_instances: u32,
     /// Handler instances one slot (--handler's, or one --mount's) may have in flight at
-    /// once, of the 1000 the server has, so that one slot cannot take them all.
+    /// once, of the --max-instances the server has, so that one slot cannot take them all.
     #[arg(long, default_value_t = 750, value_name = "N")]
     pub slot_instances: u32,
     /// Linear memory one handler instance may use (beyond it, a 500): `64MiB`, `512KiB`.

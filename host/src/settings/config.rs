@@ -41,6 +41,8 @@ pub struct Config {
     pub handler_descriptors: usize,
     /// Longest wait for a free instance before a 503.
     pub instance_wait: Duration,
+    /// `--max-instances`.
+    pub max_instances: u32,
     /// Instances one slot may have in flight.
     pub slot_instances: u32,
     /// Bound on a swap's handler runs (first instance and replay).
@@ -204,12 +206,19 @@ impl Config {
         if args.handler_descriptors == 0 {
             bail!("--handler-descriptors 0: must be at least 1");
         }
-        let instances = crate::sandbox::engine::MAX_INSTANCES;
+        if !(1..=10_000).contains(&args.max_instances) {
+            bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
+        }
+        let instances = args.max_instances;
         if !(1..=instances).contains(&args.slot_instances) {
-            bail!(
-                "--slot-instances {}: must be 1 to {instances} (the instances the server has)",
-                args.slot_instances
-            );
+            // The default (750) is only a share of the default pool: a smaller pool
+            // lowers it with itself; a number given is checked.
+            if args.slot_instances != 750 || instances >= 750 {
+                bail!(
+                    "--slot-instances {}: must be 1 to {instances} (the instances the server has)",
+                    args.slot_instances
+                );
+            }
         }
         if args.swap_check_timeout.is_zero() {
             bail!("--swap-check-timeout 0: must be more than 0");
@@ -249,7 +258,8 @@ impl Config {
             handler_timeout: args.handler_timeout,
             handler_descriptors: args.handler_descriptors,
             instance_wait: args.instance_wait,
-            slot_instances: args.slot_instances,
+            max_instances: args.max_instances,
+            slot_instances: args.slot_instances.min(args.max_instances),
             swap_check_timeout: args.swap_check_timeout,
             handler_memory: args.handler_memory,
             reuse_instances: args.reuse_instances,

@@ -130,6 +130,14 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "limits",
+        "max_instances",
+        "max_instances",
+        "max-instances",
+        Number,
+        false,
+    ),
+    key(
+        "limits",
         "slot_instances",
         "slot_instances",
         "slot-instances",

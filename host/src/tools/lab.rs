@@ -67,6 +67,7 @@ impl Lab {
         let cap = Arc::new(cap);
         let engine = Arc::new(Engine::new(
             MEMORY,
+            crate::sandbox::engine::MAX_INSTANCES,
             crate::sandbox::cache::default_dir()
                 .as_deref()
                 .map(|d| (d, crate::sandbox::cache::DEFAULT_MAX)),

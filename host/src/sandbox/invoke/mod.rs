@@ -27,7 +27,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::sandbox::bindings::wit;
 use crate::sandbox::contract::{Instance, Pre};
-use crate::sandbox::engine::{EPOCH_TICK, Engine, MAX_INSTANCES};
+use crate::sandbox::engine::{EPOCH_TICK, Engine};
 use crate::sandbox::root::{Lent, Opened};
 use crate::sandbox::store::Sandbox;
 
@@ -147,6 +147,7 @@ pub struct Invoker {
 impl Invoker {
     pub fn new(engine: Arc<Engine>, root: PathBuf, dir: Arc<Dir>, bounds: Bounds) -> Invoker {
         let timeout = bounds.timeout;
+        let instances = engine.instances as usize;
         let deadline_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         Invoker {
             engine,
@@ -158,7 +159,7 @@ impl Invoker {
                 reuse: bounds.reuse.max(1),
                 ..bounds
             },
-            pool: Arc::new(Semaphore::new(MAX_INSTANCES as usize)),
+            pool: Arc::new(Semaphore::new(instances)),
         }
     }
 
