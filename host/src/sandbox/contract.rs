@@ -83,22 +83,43 @@ impl Pre {
         }
     }
 
-    /// A fresh instance in `store`. A handler without WASI imports has no async
-    /// import (our `root` is synchronous), so it is instantiated synchronously: its
-    /// start functions (wit-component's fixup module has one) run on this thread, not
-    /// on a fiber, which saves a fiber's switches per request. A synchronous start
+    /// Whether `instantiate` runs the start functions synchronously: a handler without
+    /// WASI imports has no async import (our `root` is synchronous), so its start
+    /// functions (wit-component's fixup module has one) can run on this thread instead
+    /// of on a fiber, which saves a fiber's switches per request. Handlers with WASI
+    /// keep the async path, where the start may await.
+    pub fn starts_synchronously(&self) -> bool {
+        !self.wasi
+    }
+
+    /// A fresh instance in `store`, synchronously where it can. A synchronous start
     /// cannot yield at the epoch's second tick as a call does: `Sandbox::starting`
-    /// makes that tick a trap instead (see `Invoker::store`). Handlers with WASI keep
-    /// the async path, where the start may await.
+    /// makes that tick a trap instead (see `Invoker::store`), and the caller may try
+    /// again with `instantiate_async`.
     pub async fn instantiate(&self, store: &mut Store<Sandbox>) -> wasmtime::Result<Instance> {
-        let instance = if self.wasi {
-            self.pre.instantiate_async(&mut *store).await?
-        } else {
-            store.data_mut().starting = true;
-            let instance = self.pre.instantiate(&mut *store);
-            store.data_mut().starting = false;
-            instance?
-        };
+        if !self.starts_synchronously() {
+            return self.instantiate_async(store).await;
+        }
+        store.data_mut().starting = true;
+        let instance = self.pre.instantiate(&mut *store);
+        store.data_mut().starting = false;
+        self.handle(store, instance?)
+    }
+
+    /// A fresh instance in `store`, its start functions on a fiber.
+    pub async fn instantiate_async(
+        &self,
+        store: &mut Store<Sandbox>,
+    ) -> wasmtime::Result<Instance> {
+        let instance = self.pre.instantiate_async(&mut *store).await?;
+        self.handle(store, instance)
+    }
+
+    fn handle(
+        &self,
+        store: &mut Store<Sandbox>,
+        instance: wasmtime::component::Instance,
+    ) -> wasmtime::Result<Instance> {
         let handle = instance
             .get_func(&mut *store, self.handle)
             .ok_or_else(|| wasmtime::format_err!("the instance has no `handle` export"))?;

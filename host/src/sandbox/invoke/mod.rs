@@ -287,7 +287,21 @@ impl Invoker {
         handler: &Handler,
         store: &mut Store<Sandbox>,
     ) -> Result<Instance> {
-        handler.pre.instantiate(store).await.map_err(|e| {
+        let instance = match handler.pre.instantiate(store).await {
+            // A synchronous start that met the epoch's second tick — a slow start, or
+            // a thread the kernel preempted for 10 ms — is tried once more on a fiber,
+            // in a fresh store, where it yields at every tick and the deadlines apply
+            // as to any call. A start that never ends costs one worker 20 ms this way.
+            Err(e)
+                if handler.pre.starts_synchronously()
+                    && e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) =>
+            {
+                *store = self.store(handler)?;
+                handler.pre.instantiate_async(store).await
+            }
+            other => other,
+        };
+        instance.map_err(|e| {
             // One of the pool's own limits (core instances, memories, tables, stacks)
             // is full: the server's state, like no free slot, not the handler's failure.
             if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
