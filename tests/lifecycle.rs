@@ -16,6 +16,18 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     assert!(e.contains("--root /no/such/dir"), "{e}");
     let e = refuses(&["--root", root, "--listen", "not-an-address"]);
     assert!(e.contains("--listen not-an-address"), "{e}");
+    let e = refuses(&[
+        "--root",
+        root,
+        "--handler-memory",
+        "1MiB",
+        "--handler-keep-resident",
+        "2MiB",
+    ]);
+    assert!(
+        e.contains("--handler-keep-resident 2097152: must be at most --handler-memory"),
+        "{e}"
+    );
     let e = refuses(&["--root", root, "--max-instances", "0"]);
     assert!(e.contains("--max-instances 0: must be 1 to 10000"), "{e}");
     let e = refuses(&[

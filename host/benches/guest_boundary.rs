@@ -17,7 +17,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 
 use sandserve::sandbox::bindings::{wit, wit_root};
-use sandserve::sandbox::engine::{BUILT_IN_HANDLER, Engine};
+use sandserve::sandbox::engine::{BUILT_IN_HANDLER, Engine, Pool};
 use sandserve::sandbox::invoke::{Bounds, Handler, Invoker};
 use sandserve::sandbox::response;
 use sandserve::sandbox::root::Lent;
@@ -25,8 +25,7 @@ use sandserve::sandbox::root::Lent;
 fn boundary(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
-    let engine =
-        Arc::new(Engine::new(64 << 20, sandserve::sandbox::engine::MAX_INSTANCES, None).unwrap());
+    let engine = Arc::new(Engine::new(Pool::new(64 << 20), None).unwrap());
     let handler = Handler::new(engine.prepare(BUILT_IN_HANDLER).unwrap().0);
     let dir =
         cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();

@@ -32,8 +32,37 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// moment, not connections.
 pub const MAX_INSTANCES: u32 = 1000;
 
-/// Bytes of each memory, table and stack slot kept mapped between instances.
+/// Bytes of each table and stack slot kept mapped between instances.
 const KEEP_RESIDENT: usize = 2 << 20;
+
+/// The pooling allocator's sizes, from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// `--handler-memory`: the most linear memory one instance may have.
+    pub memory: usize,
+    /// `--max-instances`: the pool's instance slots.
+    pub instances: u32,
+    /// `--handler-keep-resident`: the bytes of an instance's dirtied linear memory
+    /// reset in place when it ends; past them the rest is handed back to the kernel.
+    pub keep_resident: usize,
+}
+
+impl Pool {
+    /// The defaults of the flags, for the tools, tests and benchmarks.
+    pub fn new(memory: usize) -> Pool {
+        Pool {
+            memory,
+            instances: MAX_INSTANCES,
+            keep_resident: KEEP_RESIDENT_MEMORY,
+        }
+    }
+}
+
+/// `--handler-keep-resident`'s default: what a request of the built-in handler dirties,
+/// and no more. Pages are reset in place up to it, in address order; the rest are
+/// released. Larger, the pages one big request (a directory listing) dirtied stay in
+/// the slot and every later request there pays to copy them back (BENCHMARKS.md).
+pub const KEEP_RESIDENT_MEMORY: usize = 128 << 10;
 
 /// The engine, its linker and its epoch ticker, for the server's whole life.
 pub struct Engine {
@@ -48,8 +77,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(memory_limit: usize, instances: u32, cache: Option<(&Path, u64)>) -> Result<Engine> {
-        let engine = engine(memory_limit, instances)?;
+    pub fn new(pool: Pool, cache: Option<(&Path, u64)>) -> Result<Engine> {
+        let engine = engine(pool)?;
         // Both the root and WASI are in the one linker: a component is pre-linked only
         // to what it imports, so a handler without WASI imports pays nothing for it.
         let mut linker = Linker::<Sandbox>::new(&engine);
@@ -61,7 +90,7 @@ impl Engine {
         Ok(Engine {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
-            instances,
+            instances: pool.instances,
             linker,
             cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
         })
@@ -84,7 +113,8 @@ impl Engine {
     }
 }
 
-fn engine(memory_limit: usize, instances: u32) -> Result<wasmtime::Engine> {
+fn engine(pool: Pool) -> Result<wasmtime::Engine> {
+    let instances = pool.instances;
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(instances)
@@ -92,13 +122,13 @@ fn engine(memory_limit: usize, instances: u32) -> Result<wasmtime::Engine> {
         .total_memories(instances)
         .total_tables(instances * 4)
         .total_stacks(instances)
-        .max_memory_size(memory_limit)
+        .max_memory_size(pool.memory)
         // Reset only the pages an instance dirtied, in place, instead of handing them
         // back to the kernel: a fresh instance then starts without page faults. (Needs
         // Linux 6.7's PAGEMAP_SCAN; elsewhere wasmtime falls back to madvise.) Not with
         // swap: see `pagemap_scan`.
         .pagemap_scan(pagemap_scan())
-        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .linear_memory_keep_resident(pool.keep_resident)
         .table_keep_resident(KEEP_RESIDENT)
         .async_stack_keep_resident(KEEP_RESIDENT);
     let mut config = Config::new();

@@ -96,11 +96,12 @@ impl Shared {
             .cache_dir
             .as_deref()
             .map(|dir| (dir, config.cache_max));
-        let engine = Arc::new(Engine::new(
-            config.handler_memory,
-            config.max_instances,
-            cache,
-        )?);
+        let pool = crate::sandbox::engine::Pool {
+            memory: config.handler_memory,
+            instances: config.max_instances,
+            keep_resident: config.handler_keep_resident,
+        };
+        let engine = Arc::new(Engine::new(pool, cache)?);
         let rule = RollbackRule {
             window: config.rollback_window,
             requests: config.rollback_requests,

@@ -49,6 +49,8 @@ pub struct Config {
     pub swap_check_timeout: Duration,
     /// Bytes of linear memory one instance may use.
     pub handler_memory: usize,
+    /// `--handler-keep-resident`.
+    pub handler_keep_resident: usize,
     /// Requests one instance may serve (1: a fresh instance per request).
     pub reuse_instances: u32,
     pub header_timeout: Duration,
@@ -206,6 +208,13 @@ impl Config {
         if args.handler_descriptors == 0 {
             bail!("--handler-descriptors 0: must be at least 1");
         }
+        if args.handler_keep_resident > args.handler_memory {
+            bail!(
+                "--handler-keep-resident {}: must be at most --handler-memory ({} bytes)",
+                args.handler_keep_resident,
+                args.handler_memory
+            );
+        }
         if !(1..=10_000).contains(&args.max_instances) {
             bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
         }
@@ -262,6 +271,7 @@ impl Config {
             slot_instances: args.slot_instances.min(args.max_instances),
             swap_check_timeout: args.swap_check_timeout,
             handler_memory: args.handler_memory,
+            handler_keep_resident: args.handler_keep_resident,
             reuse_instances: args.reuse_instances,
             header_timeout: args.header_timeout,
             keepalive_timeout: args.keepalive_timeout,

@@ -154,6 +154,14 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "limits",
+        "handler_keep_resident",
+        "handler_keep_resident",
+        "handler-keep-resident",
+        Unit,
+        false,
+    ),
+    key(
+        "limits",
         "reuse_instances",
         "reuse_instances",
         "reuse-instances",

@@ -66,8 +66,7 @@ impl Lab {
             .with_context(|| format!("cannot open the root {}", root.display()))?;
         let cap = Arc::new(cap);
         let engine = Arc::new(Engine::new(
-            MEMORY,
-            crate::sandbox::engine::MAX_INSTANCES,
+            crate::sandbox::engine::Pool::new(MEMORY),
             crate::sandbox::cache::default_dir()
                 .as_deref()
                 .map(|d| (d, crate::sandbox::cache::DEFAULT_MAX)),

@@ -2,12 +2,22 @@
 //! that the epoch still stops, and a retired version's reuse pool.
 
 use super::*;
+use crate::sandbox::engine::Pool;
 
 /// A handler without WASI imports gets a store without a WASI context; one with
 /// them gets one.
 #[test]
 fn wasi_only_for_handlers_that_import_it() {
-    let engine = Arc::new(Engine::new(64 << 20, 8, None).unwrap());
+    let engine = Arc::new(
+        Engine::new(
+            Pool {
+                instances: 8,
+                ..Pool::new(64 << 20)
+            },
+            None,
+        )
+        .unwrap(),
+    );
     let root = std::env::temp_dir();
     let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
     let invoker = Invoker::new(
@@ -33,7 +43,16 @@ fn wasi_only_for_handlers_that_import_it() {
 /// had cleared the pool, up to 64 per kept version); live again, it keeps them.
 #[test]
 fn a_retired_version_keeps_no_instances() {
-    let engine = Arc::new(Engine::new(64 << 20, 8, None).unwrap());
+    let engine = Arc::new(
+        Engine::new(
+            Pool {
+                instances: 8,
+                ..Pool::new(64 << 20)
+            },
+            None,
+        )
+        .unwrap(),
+    );
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "hi\n").unwrap();
     let dir = Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
@@ -87,7 +106,16 @@ fn a_retired_version_keeps_no_instances() {
 /// holding the worker until `--handler-timeout` (here 5 s).
 #[test]
 fn a_synchronous_start_that_never_ends_traps_at_the_second_tick() {
-    let engine = Arc::new(Engine::new(64 << 20, 8, None).unwrap());
+    let engine = Arc::new(
+        Engine::new(
+            Pool {
+                instances: 8,
+                ..Pool::new(64 << 20)
+            },
+            None,
+        )
+        .unwrap(),
+    );
     let root = std::env::temp_dir();
     let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
     let invoker = Invoker::new(
