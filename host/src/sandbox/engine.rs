@@ -58,11 +58,29 @@ impl Pool {
     }
 }
 
-/// `--handler-keep-resident`'s default: what a request of the built-in handler dirties,
-/// and no more. Pages are reset in place up to it, in address order; the rest are
-/// released. Larger, the pages one big request (a directory listing) dirtied stay in
-/// the slot and every later request there pays to copy them back (BENCHMARKS.md).
+/// `--handler-keep-resident` for small components: what a request of the built-in
+/// handler dirties, and no more. Pages are reset in place up to it, in address order;
+/// the rest are released. Larger, the pages one big request (a directory listing)
+/// dirtied stay in the slot and every later request there pays to copy them back
+/// (BENCHMARKS.md).
 pub const KEEP_RESIDENT_MEMORY: usize = 128 << 10;
+
+/// `--handler-keep-resident` for big runtimes (QuickJS, CPython), whose every request
+/// dirties megabytes: released, they would fault back in at the next request.
+const KEEP_RESIDENT_RUNTIME: usize = 2 << 20;
+
+/// Components up to this size are taken for small handlers (the built-in one is about
+/// 250 KB, a C handler 222 KB, QuickJS 1.7 MB, CPython 18.8 MB).
+const SMALL_COMPONENT: u64 = 1 << 20;
+
+/// `--handler-keep-resident` when it is not given, from the sizes of the component
+/// files the server starts with (none: the built-in handler alone).
+pub fn keep_resident_for(sizes: impl IntoIterator<Item = u64>) -> usize {
+    match sizes.into_iter().all(|size| size <= SMALL_COMPONENT) {
+        true => KEEP_RESIDENT_MEMORY,
+        false => KEEP_RESIDENT_RUNTIME,
+    }
+}
 
 /// The engine, its linker and its epoch ticker, for the server's whole life.
 pub struct Engine {

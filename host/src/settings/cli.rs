@@ -166,10 +166,11 @@ pub struct Args {
     #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
     pub handler_memory: usize,
     /// Dirtied handler memory reset in place when an instance ends (beyond it, pages are
-    /// handed back to the kernel and fault in again when touched). The default suits the
-    /// built-in handler; big runtimes (QuickJS, CPython) may want `2MiB`: see BENCHMARKS.md.
-    #[arg(long, default_value = "128KiB", value_name = "SIZE", value_parser = size)]
-    pub handler_keep_resident: usize,
+    /// handed back to the kernel and fault in again when touched). Unset: 128KiB when every
+    /// handler the server starts with is a component under 1 MiB (the built-in one, Rust
+    /// or C), else 2MiB (QuickJS, CPython and other big runtimes): see BENCHMARKS.md.
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub handler_keep_resident: Option<usize>,
     /// Let one handler instance serve up to N requests, one after the other (opt-in; 1,
     /// the default, is a fresh instance per request). Faster, but state in the
     /// instance's memory then survives from one request to the next: see BENCHMARKS.md.

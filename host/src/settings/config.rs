@@ -2,7 +2,7 @@
 //! (`cli`): each flag checked, with an error that names it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -208,10 +208,11 @@ impl Config {
         if args.handler_descriptors == 0 {
             bail!("--handler-descriptors 0: must be at least 1");
         }
-        if args.handler_keep_resident > args.handler_memory {
+        if let Some(size) = args.handler_keep_resident
+            && size > args.handler_memory
+        {
             bail!(
-                "--handler-keep-resident {}: must be at most --handler-memory ({} bytes)",
-                args.handler_keep_resident,
+                "--handler-keep-resident {size}: must be at most --handler-memory ({} bytes)",
                 args.handler_memory
             );
         }
@@ -252,6 +253,14 @@ impl Config {
                 bail!("--fallback {file}: not a file below the root");
             }
         }
+        // Unset: by the size of the components the server starts with.
+        let handler_keep_resident = args.handler_keep_resident.unwrap_or_else(|| {
+            let mut sizes: Vec<u64> = mounts.iter().map(|(_, file)| file_size(file)).collect();
+            if let HandlerSource::File(file) = &handler {
+                sizes.push(file_size(file));
+            }
+            crate::sandbox::engine::keep_resident_for(sizes)
+        });
         Ok(Config {
             root,
             listen,
@@ -271,7 +280,7 @@ impl Config {
             slot_instances: args.slot_instances.min(args.max_instances),
             swap_check_timeout: args.swap_check_timeout,
             handler_memory: args.handler_memory,
-            handler_keep_resident: args.handler_keep_resident,
+            handler_keep_resident,
             reuse_instances: args.reuse_instances,
             header_timeout: args.header_timeout,
             keepalive_timeout: args.keepalive_timeout,
@@ -345,9 +354,25 @@ fn mount(text: &str) -> Result<(String, PathBuf)> {
     Ok((format!("/{}/", segments.join("/")), file))
 }
 
+/// A component file's size in bytes (unreadable: taken as large; its load fails later
+/// with its own message).
+fn file_size(file: &Path) -> u64 {
+    std::fs::metadata(file).map_or(u64::MAX, |m| m.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The handlers' sizes pick the default: the built-in handler and small components
+    /// get the small budget, any big runtime the large one.
+    #[test]
+    fn keep_resident_by_component_size() {
+        use crate::sandbox::engine::{KEEP_RESIDENT_MEMORY, keep_resident_for};
+        assert_eq!(keep_resident_for([]), KEEP_RESIDENT_MEMORY);
+        assert_eq!(keep_resident_for([250_000, 222_000]), KEEP_RESIDENT_MEMORY);
+        assert_eq!(keep_resident_for([250_000, 1_700_000]), 2 << 20);
+    }
 
     #[test]
     fn headers_and_values() {
