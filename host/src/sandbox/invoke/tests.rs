@@ -2,36 +2,34 @@
 //! that the epoch still stops, and a retired version's reuse pool.
 
 use super::*;
-use crate::sandbox::engine::Pool;
+use crate::sandbox::engine::{BUILT_IN_HANDLER, Pool};
+
+/// An engine of 8 instance slots, and an invoker on it that serves `root`.
+fn invoker(root: &std::path::Path, bounds: Bounds) -> (Arc<Engine>, Invoker) {
+    let pool = Pool {
+        instances: 8,
+        ..Pool::new(64 << 20)
+    };
+    let engine = Arc::new(Engine::new(pool, None).unwrap());
+    let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap();
+    let invoker = Invoker::new(engine.clone(), root.into(), Arc::new(dir), bounds);
+    (engine, invoker)
+}
+
+fn bounds(seconds: u64) -> Bounds {
+    Bounds::new(Duration::from_secs(seconds), 64 << 20)
+}
+
+fn built_in(engine: &Engine) -> Handler {
+    Handler::new(engine.prepare(BUILT_IN_HANDLER).unwrap().0)
+}
 
 /// A handler without WASI imports gets a store without a WASI context; one with
 /// them gets one.
 #[test]
 fn wasi_only_for_handlers_that_import_it() {
-    let engine = Arc::new(
-        Engine::new(
-            Pool {
-                instances: 8,
-                ..Pool::new(64 << 20)
-            },
-            None,
-        )
-        .unwrap(),
-    );
-    let root = std::env::temp_dir();
-    let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
-    let invoker = Invoker::new(
-        engine.clone(),
-        root,
-        Arc::new(dir),
-        Bounds::new(Duration::from_secs(1), 64 << 20),
-    );
-    let bare = Handler::new(
-        engine
-            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
-            .unwrap()
-            .0,
-    );
+    let (engine, invoker) = invoker(&std::env::temp_dir(), bounds(1));
+    let bare = built_in(&engine);
     assert!(invoker.store(&bare).unwrap().data().wasi.is_none());
     let naive = include_bytes!(env!("SANDSERVE_NAIVE_WASM"));
     let wasi = Handler::new(engine.prepare(naive).unwrap().0);
@@ -43,30 +41,16 @@ fn wasi_only_for_handlers_that_import_it() {
 /// had cleared the pool, up to 64 per kept version); live again, it keeps them.
 #[test]
 fn a_retired_version_keeps_no_instances() {
-    let engine = Arc::new(
-        Engine::new(
-            Pool {
-                instances: 8,
-                ..Pool::new(64 << 20)
-            },
-            None,
-        )
-        .unwrap(),
-    );
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("index.html"), "hi\n").unwrap();
-    let dir = Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();
-    let bounds = Bounds {
-        reuse: 10,
-        ..Bounds::new(Duration::from_secs(1), 64 << 20)
-    };
-    let invoker = Invoker::new(engine.clone(), root.path().into(), Arc::new(dir), bounds);
-    let handler = Handler::new(
-        engine
-            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
-            .unwrap()
-            .0,
+    let (engine, invoker) = invoker(
+        root.path(),
+        Bounds {
+            reuse: 10,
+            ..bounds(1)
+        },
     );
+    let handler = built_in(&engine);
     let policy = wit::Policy {
         min_user_agent_len: 0,
         serve_dotfiles: false,
@@ -106,30 +90,8 @@ fn a_retired_version_keeps_no_instances() {
 /// holding the worker until `--handler-timeout` (here 5 s).
 #[test]
 fn a_synchronous_start_that_never_ends_traps_at_the_second_tick() {
-    let engine = Arc::new(
-        Engine::new(
-            Pool {
-                instances: 8,
-                ..Pool::new(64 << 20)
-            },
-            None,
-        )
-        .unwrap(),
-    );
-    let root = std::env::temp_dir();
-    let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
-    let invoker = Invoker::new(
-        engine.clone(),
-        root,
-        Arc::new(dir),
-        Bounds::new(Duration::from_secs(5), 64 << 20),
-    );
-    let bare = Handler::new(
-        engine
-            .prepare(crate::sandbox::engine::BUILT_IN_HANDLER)
-            .unwrap()
-            .0,
-    );
+    let (engine, invoker) = invoker(&std::env::temp_dir(), bounds(5));
+    let bare = built_in(&engine);
     // The built-in handler's store (its deadline callback), a component whose start
     // loops.
     let mut store = invoker.store(&bare).unwrap();
