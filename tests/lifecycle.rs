@@ -53,6 +53,28 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     std::fs::write(&garbage, b"this is not wasm").unwrap();
     let e = with_handler(garbage.to_str().unwrap());
     assert!(e.contains("not a valid component"), "{e}");
+    // The handler's export under either contract's name, with a `handle` of other
+    // types: refused when it is prepared (the host calls it without checking again).
+    for interface in [
+        "sandserve:server/handler@0.3.0",
+        "sandserve:server/handler@0.2.0",
+    ] {
+        let wat = format!(
+            r#"(component
+                (core module $m (func (export "f") (param i32) (result i32) local.get 0))
+                (core instance $i (instantiate $m))
+                (func $f (param "req" u32) (result u32) (canon lift (core func $i "f")))
+                (instance $h (export "handle" (func $f)))
+                (export "{interface}" (instance $h)))"#
+        );
+        let mistyped = site.parent.path().join("mistyped.wasm");
+        std::fs::write(&mistyped, wat::parse_str(&wat).unwrap()).unwrap();
+        let e = with_handler(mistyped.to_str().unwrap());
+        assert!(
+            e.contains("not a handler of the sandserve world: expected `record` found `u32`"),
+            "{interface}: {e}"
+        );
+    }
     // A valid, empty component: it exports no handler.
     let empty = site.parent.path().join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();

@@ -367,7 +367,22 @@ pub fn admin(socket: &Path, args: &[&str]) -> std::process::Output {
 /// Runs the binary with `args` and expects a refusal: exit status 1 and one line on
 /// stderr (no panic), which it returns.
 pub fn refuses(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts instead of refusing must fail the test, not hang it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{args:?}: still running after 30 s instead of refusing to start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{args:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");

@@ -5,6 +5,7 @@
 
 use anyhow::Result;
 use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, TypedFunc};
 
 use crate::sandbox::bindings::{v2, v3, wit};
@@ -52,7 +53,9 @@ impl Pre {
             .component_type()
             .imports(engine)
             .any(|(name, _)| name.starts_with("wasi:"));
-        // The generated constructors check the export's name and types.
+        // The generated constructors check that the export and its `handle` exist
+        // (and give their one-line errors); they check no types, which the generated
+        // code leaves to every instance.
         let (world, interface) = if v2 {
             v2::SandservePre::new(pre.clone())?;
             (World::V2, V2_EXPORT)
@@ -64,9 +67,23 @@ impl Pre {
         let export = component
             .get_export_index(None, interface)
             .ok_or_else(missing)?;
-        let handle = component
-            .get_export_index(Some(&export), "handle")
+        let (item, handle) = component
+            .get_export(Some(&export), "handle")
             .ok_or_else(missing)?;
+        // The check `get_typed_func` would make at every instance, made once: the
+        // parameter and result types against the Rust types `Instance::handle` lowers
+        // and lifts. Without it `TypedFunc::new_unchecked` would be unsound — release
+        // builds check primitive types only in debug assertions.
+        let ComponentItem::ComponentFunc(func) = item else {
+            return Err(wasmtime::format_err!(
+                "`{interface}#handle` is not a function"
+            ));
+        };
+        let checked = match world {
+            World::V3 => func.typecheck::<(&wit::Request,), (wit::Response,)>(&pre.instance_type()),
+            World::V2 => func.typecheck::<(&V2,), (V2Response,)>(&pre.instance_type()),
+        };
+        checked.map_err(|e| e.context(format!("type-checking `{interface}#handle`")))?;
         Ok(Pre {
             world,
             pre,
