@@ -160,8 +160,9 @@ pub struct Args {
     pub max_instances: u32,
     /// Handler instances one slot (--handler's, or one --mount's) may have in flight at
     /// once, of the --max-instances the server has, so that one slot cannot take them all.
-    #[arg(long, default_value_t = 750, value_name = "N")]
-    pub slot_instances: u32,
+    /// Unset: three quarters of --max-instances (750).
+    #[arg(long, value_name = "N")]
+    pub slot_instances: Option<u32>,
     /// Linear memory one handler instance may use (beyond it, a 500): `64MiB`, `512KiB`.
     #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
     pub handler_memory: usize,

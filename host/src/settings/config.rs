@@ -220,15 +220,12 @@ impl Config {
             bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
         }
         let instances = args.max_instances;
-        if !(1..=instances).contains(&args.slot_instances) {
-            // The default (750) is only a share of the default pool: a smaller pool
-            // lowers it with itself; a number given is checked.
-            if args.slot_instances != 750 || instances >= 750 {
-                bail!(
-                    "--slot-instances {}: must be 1 to {instances} (the instances the server has)",
-                    args.slot_instances
-                );
-            }
+        // Unset: a share of the pool, so that one slot cannot take it all.
+        let slot_instances = args.slot_instances.unwrap_or((instances * 3 / 4).max(1));
+        if !(1..=instances).contains(&slot_instances) {
+            bail!(
+                "--slot-instances {slot_instances}: must be 1 to {instances} (the instances the server has)"
+            );
         }
         if args.swap_check_timeout.is_zero() {
             bail!("--swap-check-timeout 0: must be more than 0");
@@ -277,7 +274,7 @@ impl Config {
             handler_descriptors: args.handler_descriptors,
             instance_wait: args.instance_wait,
             max_instances: args.max_instances,
-            slot_instances: args.slot_instances.min(args.max_instances),
+            slot_instances,
             swap_check_timeout: args.swap_check_timeout,
             handler_memory: args.handler_memory,
             handler_keep_resident,

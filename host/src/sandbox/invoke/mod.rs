@@ -40,7 +40,8 @@ struct Warm {
     _slot: OwnedSemaphorePermit,
 }
 
-/// Most idle instances kept for reuse; more are dropped.
+/// Most idle instances one handler keeps for reuse, and at most an eighth of the pool
+/// (each holds a pooled slot that other handlers may be waiting for); more are dropped.
 const MAX_IDLE: usize = 64;
 
 /// One pre-linked handler component, and (with reuse) its idle instances.
@@ -91,9 +92,9 @@ impl Handler {
     }
 
     /// Keeps `warm` for the next call, unless the version retired or enough are kept.
-    fn keep(&self, warm: Warm) {
+    fn keep(&self, warm: Warm, most: usize) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.retired.load(Ordering::Relaxed) && idle.len() < MAX_IDLE {
+        if !self.retired.load(Ordering::Relaxed) && idle.len() < most {
             idle.push(warm);
         }
     }
@@ -142,6 +143,8 @@ pub struct Invoker {
     /// One permit per pooled instance: a call waits here (bounded) instead of failing
     /// to instantiate when every slot of the pool is taken.
     pool: Arc<Semaphore>,
+    /// Idle instances one handler may keep (`MAX_IDLE`, or an eighth of the pool).
+    idle_most: usize,
 }
 
 impl Invoker {
@@ -160,6 +163,7 @@ impl Invoker {
                 ..bounds
             },
             pool: Arc::new(Semaphore::new(instances)),
+            idle_most: MAX_IDLE.min((instances / 8).max(1)),
         }
     }
 
@@ -245,7 +249,7 @@ impl Invoker {
         let opened = warm.store.data_mut().root.take();
         warm.uses += 1;
         if warm.uses < self.bounds.reuse {
-            handler.keep(warm);
+            handler.keep(warm, self.idle_most);
         }
         Ok((response, opened))
     }
@@ -296,7 +300,12 @@ impl Invoker {
                 if handler.pre.starts_synchronously()
                     && e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) =>
             {
+                // Let the worker's other tasks run first, and make the new store's
+                // first tick a yield (its count starts at one): the worker is never
+                // held for more than two ticks in a row.
+                tokio::task::yield_now().await;
                 *store = self.store(handler)?;
+                store.data_mut().ticks = 1;
                 handler.pre.instantiate_async(store).await
             }
             other => other,
