@@ -40,6 +40,7 @@ fn main() {
         "tests/fixtures/trapping",
         "tests/fixtures/prober",
         "tests/fixtures/stalling",
+        "tests/fixtures/slowstart",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -65,7 +66,7 @@ fn main() {
         &workspace,
         &target_dir,
         BARE,
-        &["sandserve-guest", "prober-fixture"],
+        &["sandserve-guest", "prober-fixture", "slowstart-fixture"],
         &[STACK, "-C link-arg=--initial-memory=524288"],
     );
     let wasi = build(
@@ -84,7 +85,7 @@ fn main() {
     // SANDSERVE_PREBUILT_GUESTS use.
     let components = target_dir.join("components");
     std::fs::create_dir_all(&components).unwrap();
-    for name in ["sandserve_guest", "prober_fixture"] {
+    for name in ["sandserve_guest", "prober_fixture", "slowstart_fixture"] {
         copy(
             &componentize(&bare, name),
             &components.join(format!("{name}.wasm")),
@@ -179,6 +180,7 @@ fn export_all(dir: &Path) {
     for (var, name) in [
         ("SANDSERVE_GUEST_WASM", "sandserve_guest"),
         ("SANDSERVE_PROBER_WASM", "prober_fixture"),
+        ("SANDSERVE_SLOWSTART_WASM", "slowstart_fixture"),
         ("SANDSERVE_HOSTILE_WASM", "hostile_fixture"),
         ("SANDSERVE_NAIVE_WASM", "naive_fixture"),
         ("SANDSERVE_TRAPPING_WASM", "trapping_fixture"),

@@ -5,7 +5,9 @@
 //! metrics count it, and other requests are served meanwhile. One instance cannot hold
 //! more WASI resources than `--handler-descriptors`, even where the process could open
 //! more; a stalled mount does not stall the others; and a swap whose check stalls is
-//! refused at `--swap-check-timeout`, freeing the way for the next swap.
+//! refused at `--swap-check-timeout`, freeing the way for the next swap. A handler
+//! without WASI whose start-up is slow (tests/fixtures/slowstart) is started again on a
+//! fiber when its synchronous start meets the epoch, and the deadline still bounds it.
 //!
 //! Each case runs against the Rust stalling fixture (tests/fixtures/stalling) and the
 //! Python fixture (tests/fixtures/python, built by `guest/build-handlers`), which stall on
@@ -19,7 +21,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{NAIVE_WASM, STALLING_WASM, Server, scrape, site, value, write};
+use common::{NAIVE_WASM, SLOWSTART_WASM, STALLING_WASM, Server, scrape, site, value, write};
 
 /// The paths on which both fixtures stall, and how many of each are sent at once.
 const STALLS: [&str; 3] = ["/sleep", "/poll-clock", "/fifo"];
@@ -491,4 +493,29 @@ fn a_swap_whose_check_stalls_is_refused_at_the_check_timeout() {
     let r = timed_get(server.addr, "/sleep");
     assert_eq!(r.status, Some(200), "{:?}", r.text);
     assert!(r.text.contains("X-Handler: naive"), "{:?}", r.text);
+}
+
+/// A handler without WASI is instantiated synchronously, where the epoch's second tick
+/// traps its start. A start that is only slow (the fixture spins tens of milliseconds)
+/// is then started again on a fiber and serves; one longer than `--handler-timeout` is
+/// stopped by the deadline like any call.
+#[test]
+fn a_slow_synchronous_start_is_started_again_and_bounded_by_the_deadline() {
+    let site = site();
+    let patient = Server::start(
+        &site.root,
+        &["--handler", SLOWSTART_WASM, "--handler-timeout", "10s"],
+    );
+    for _ in 0..2 {
+        let response = patient.get("/x");
+        assert_eq!((response.status, response.text()), (200, "started".into()));
+    }
+    let hasty = Server::start(
+        &site.root,
+        &["--handler", SLOWSTART_WASM, "--handler-timeout", "30ms"],
+    );
+    let asked = Instant::now();
+    let response = hasty.get("/x");
+    assert_eq!(response.status, 500);
+    assert!(asked.elapsed() < PROMPT_500, "{:?}", asked.elapsed());
 }

@@ -20,6 +20,9 @@ pub const TRAPPING_WASM: &str = env!("SANDSERVE_TRAPPING_WASM");
 /// A 0.3.0 handler that stalls inside WASI (sleeps, polls a clock, opens a FIFO, opens
 /// files without end) on its own paths, built by `host/build.rs`.
 pub const STALLING_WASM: &str = env!("SANDSERVE_STALLING_WASM");
+/// A 0.3.0 handler without WASI whose start-up spins for tens of milliseconds, built by
+/// `host/build.rs`.
+pub const SLOWSTART_WASM: &str = env!("SANDSERVE_SLOWSTART_WASM");
 /// The built-in handler's component, as a file (the same bytes the binary embeds).
 pub const BUILT_IN_WASM: &str = env!("SANDSERVE_GUEST_WASM");
 /// How long any single read in a test may block before the test fails instead of hanging.
