@@ -8,7 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, TypedFunc};
 
-use crate::sandbox::bindings::{v2, v3, wit};
+use crate::sandbox::bindings::{v2, wit};
 use crate::sandbox::store::Sandbox;
 
 /// The export a 0.2.0 handler has; anything else is tried as 0.3.0.
@@ -53,23 +53,21 @@ impl Pre {
             .component_type()
             .imports(engine)
             .any(|(name, _)| name.starts_with("wasi:"));
-        // The generated constructors check that the export and its `handle` exist
-        // (and give their one-line errors); they check no types, which the generated
-        // code leaves to every instance.
         let (world, interface) = if v2 {
-            v2::SandservePre::new(pre.clone())?;
             (World::V2, V2_EXPORT)
         } else {
-            v3::SandservePre::new(pre.clone())?;
             (World::V3, V3_EXPORT)
         };
-        let missing = || wasmtime::format_err!("no export `{interface}#handle`");
+        // The look-ups the generated `SandservePre::new` makes, with its messages; it
+        // checks no types (the generated code leaves that to every instance).
         let export = component
             .get_export_index(None, interface)
-            .ok_or_else(missing)?;
+            .ok_or_else(|| wasmtime::format_err!("no exported instance named `{interface}`"))?;
         let (item, handle) = component
             .get_export(Some(&export), "handle")
-            .ok_or_else(missing)?;
+            .ok_or_else(|| {
+                wasmtime::format_err!("instance export `{interface}` does not have export `handle`")
+            })?;
         // The check `get_typed_func` would make at every instance, made once: the
         // parameter and result types against the Rust types `Instance::handle` lowers
         // and lifts. Without it `TypedFunc::new_unchecked` would be unsound — release
