@@ -41,6 +41,7 @@ fn main() {
         "tests/fixtures/prober",
         "tests/fixtures/stalling",
         "tests/fixtures/slowstart",
+        "tests/fixtures/looker",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -55,18 +56,23 @@ fn main() {
         return;
     }
 
-    // The built-in handler and the 0.3.0 fixture import nothing of WASI: they are
-    // built for wasm32-unknown-unknown, whose std makes no system calls, and made
-    // components here. The 0.2.0 fixtures read the root through WASI, as handlers of
-    // that contract must, and the stalling fixture (0.3.0) blocks in WASI:
-    // wasm32-wasip2, which makes components by itself.
+    // The built-in handler, the 0.4.0 fixture (looker) and the 0.3.0 ones (prober,
+    // slowstart) import nothing of WASI: they are built for wasm32-unknown-unknown,
+    // whose std makes no system calls, and made components here. The 0.2.0 fixtures
+    // read the root through WASI, as handlers of that contract must, and the stalling
+    // fixture (0.3.0) blocks in WASI: wasm32-wasip2, which makes components by itself.
     // 512 KiB of initial memory: room for a request's allocations without growing
     // the memory (see guest/world/src/arena.rs); pages never touched cost nothing to reset.
     let bare = build(
         &workspace,
         &target_dir,
         BARE,
-        &["sandserve-guest", "prober-fixture", "slowstart-fixture"],
+        &[
+            "sandserve-guest",
+            "prober-fixture",
+            "slowstart-fixture",
+            "looker-fixture",
+        ],
         &[STACK, "-C link-arg=--initial-memory=524288"],
     );
     let wasi = build(
@@ -85,7 +91,12 @@ fn main() {
     // SANDSERVE_PREBUILT_GUESTS use.
     let components = target_dir.join("components");
     std::fs::create_dir_all(&components).unwrap();
-    for name in ["sandserve_guest", "prober_fixture", "slowstart_fixture"] {
+    for name in [
+        "sandserve_guest",
+        "prober_fixture",
+        "slowstart_fixture",
+        "looker_fixture",
+    ] {
         copy(
             &componentize(&bare, name),
             &components.join(format!("{name}.wasm")),
@@ -181,6 +192,7 @@ fn export_all(dir: &Path) {
         ("SANDSERVE_GUEST_WASM", "sandserve_guest"),
         ("SANDSERVE_PROBER_WASM", "prober_fixture"),
         ("SANDSERVE_SLOWSTART_WASM", "slowstart_fixture"),
+        ("SANDSERVE_LOOKER_WASM", "looker_fixture"),
         ("SANDSERVE_HOSTILE_WASM", "hostile_fixture"),
         ("SANDSERVE_NAIVE_WASM", "naive_fixture"),
         ("SANDSERVE_TRAPPING_WASM", "trapping_fixture"),

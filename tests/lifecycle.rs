@@ -55,15 +55,21 @@ fn bad_command_lines_get_one_line_and_exit_1() {
     assert!(e.contains("not a valid component"), "{e}");
     // The handler's export under either contract's name, with a `handle` of other
     // types: refused when it is prepared (the host calls it without checking again).
-    for interface in [
-        "sandserve:server/handler@0.3.0",
-        "sandserve:server/handler@0.2.0",
+    // (0.4.0's `handle` takes two parameters, the older ones' one.)
+    for (interface, params, seen) in [
+        (
+            "sandserve:server/handler@0.4.0",
+            "i32 i32",
+            r#"(param "seen" u32)"#,
+        ),
+        ("sandserve:server/handler@0.3.0", "i32", ""),
+        ("sandserve:server/handler@0.2.0", "i32", ""),
     ] {
         let wat = format!(
             r#"(component
-                (core module $m (func (export "f") (param i32) (result i32) local.get 0))
+                (core module $m (func (export "f") (param {params}) (result i32) local.get 0))
                 (core instance $i (instantiate $m))
-                (func $f (param "req" u32) (result u32) (canon lift (core func $i "f")))
+                (func $f (param "req" u32) {seen} (result u32) (canon lift (core func $i "f")))
                 (instance $h (export "handle" (func $f)))
                 (export "{interface}" (instance $h)))"#
         );

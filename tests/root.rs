@@ -1,5 +1,6 @@
-//! The 0.3.0 contract over the real binary: the built-in handler imports nothing of
-//! WASI (asked of the real `wasm-tools`), the host's `root` import refuses every way out
+//! The root as the contracts lend it, over the real binary: the built-in handler
+//! imports nothing of WASI nor any function of ours, so it is one core instance (asked of
+//! the real `wasm-tools`), the host's 0.3.0 `root` import refuses every way out
 //! of the root (asked through the prober fixture, over a real socket), and a body is the
 //! very file the handler looked at even when it is replaced in between.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use common::{BUILT_IN_WASM, SECRET, Server, site, wasm_tools};
 
 const PROBER_WASM: &str = env!("SANDSERVE_PROBER_WASM");
+const LOOKER_WASM: &str = env!("SANDSERVE_LOOKER_WASM");
 
 /// The `import`/`export` lines of a component's world, as `wasm-tools component wit`
 /// prints them.
@@ -42,20 +44,43 @@ fn world_lines(component: &str) -> Vec<String> {
         .collect()
 }
 
+/// How many core instances one instantiation of `component` makes, as `wasm-tools
+/// print` shows them.
+fn core_instances(component: &str) -> usize {
+    let out = Command::new(wasm_tools())
+        .args(["print", component])
+        .output()
+        .expect("cannot run wasm-tools");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.trim_start().starts_with("(core instance"))
+        .count()
+}
+
 #[test]
 fn the_built_in_handler_imports_nothing_of_wasi() {
-    for component in [BUILT_IN_WASM, PROBER_WASM] {
-        let lines = world_lines(component);
-        assert_eq!(
-            lines,
-            [
-                "import sandserve:server/types@0.3.0;",
-                "import sandserve:server/root@0.3.0;",
-                "export sandserve:server/handler@0.3.0;",
-            ],
-            "{component}"
-        );
-    }
+    // 0.4.0: `root` only for its types — the handler looks, it does not call.
+    assert_eq!(
+        world_lines(BUILT_IN_WASM),
+        [
+            "import sandserve:server/types@0.4.0;",
+            "import sandserve:server/root@0.4.0;",
+            "export sandserve:server/handler@0.4.0;",
+        ]
+    );
+    assert_eq!(
+        world_lines(PROBER_WASM),
+        [
+            "import sandserve:server/types@0.3.0;",
+            "import sandserve:server/root@0.3.0;",
+            "export sandserve:server/handler@0.3.0;",
+        ]
+    );
+    // So it is one core instance; a handler that calls `root` (the 0.3.0 prober) gets
+    // wit-component's shim and fixup instances besides its own, at every request.
+    assert_eq!(core_instances(BUILT_IN_WASM), 1);
+    assert!(core_instances(PROBER_WASM) > 1);
     // And the 0.2.0 fixtures do import WASI: the check can tell the difference.
     let naive = world_lines(common::NAIVE_WASM);
     assert!(
@@ -101,8 +126,17 @@ fn root_refuses_every_way_out_and_follows_links_inside() {
         .unwrap();
     assert!(fifo.success());
     let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
-    let server = Server::start(root, &["--handler", PROBER_WASM]);
+    // The same cases by call (the 0.3.0 prober) and by look (the 0.4.0 looker, whose
+    // `/look` is the prober's `/stat`; it has no `/read-big`).
+    for (handler, looks) in [(PROBER_WASM, false), (LOOKER_WASM, true)] {
+        let server = Server::start(root, &["--handler", handler]);
+        confined(&server, looks);
+    }
+}
 
+/// The answers of a handler that passes its query to one root function, by call or
+/// by look: every way out of the root refused, links inside followed.
+fn confined(server: &Server, looks: bool) {
     for (target, expected) in [
         ("/stat?a.txt", "ok file 13"),
         ("/stat?docs", "ok directory"),
@@ -137,14 +171,21 @@ fn root_refuses_every_way_out_and_follows_links_inside() {
         ("/list?a.txt", "err not-a-directory"),
         ("/list?docs", "ok guide.txt,index.html"),
     ] {
-        let text = probe(&server, target);
+        if looks && target.starts_with("/read-big") {
+            continue;
+        }
+        let target = match looks {
+            true => target.replacen("/stat?", "/look?", 1),
+            false => target.to_owned(),
+        };
+        let text = probe(server, &target);
         assert!(
             text.starts_with(expected),
             "{target}: {text:?}, expected {expected:?}"
         );
     }
     // A listing leaves out links that lead out or nowhere, and keeps those inside.
-    let listing = probe(&server, "/list?");
+    let listing = probe(server, "/list?");
     let names: Vec<&str> = listing["ok ".len()..].split(',').collect();
     for name in ["a.txt", "inside", "inside-dotdot", "docs"] {
         assert!(names.contains(&name), "{name} missing from {listing}");
@@ -195,6 +236,9 @@ fn the_host_logs_which_contract_a_handler_speaks() {
     let site = site();
     let built_in = Server::start(&site.root, &[]);
     let log = built_in.wait_for_log("sandserve:server@");
+    assert!(log.contains("sandserve:server@0.4.0, no WASI"), "{log}");
+    let prober = Server::start(&site.root, &["--handler", PROBER_WASM]);
+    let log = prober.wait_for_log("sandserve:server@");
     assert!(log.contains("sandserve:server@0.3.0, no WASI"), "{log}");
     let naive = Server::start(&site.root, &["--handler", common::NAIVE_WASM]);
     let log = naive.wait_for_log("sandserve:server@");
@@ -214,12 +258,21 @@ fn sandserve_wit_hands_out_the_contract() {
         out.stdout,
         std::fs::read(workspace.join("wit/sandserve.wit")).unwrap()
     );
+    for version in ["0.3.0", "0.2.0"] {
+        let out = Command::new(common::BIN)
+            .args(["wit", "--compat", version])
+            .output()
+            .unwrap();
+        let old = std::fs::read(workspace.join(format!("wit/compat/sandserve@{version}.wit")));
+        assert_eq!(out.stdout, old.unwrap(), "{version}");
+    }
+    // A contract that never was is a one-line refusal.
     let out = Command::new(common::BIN)
-        .args(["wit", "--compat"])
+        .args(["wit", "--compat", "0.1.0"])
         .output()
         .unwrap();
-    let old = std::fs::read(workspace.join("wit/compat/sandserve@0.2.0.wit")).unwrap();
-    assert_eq!(out.stdout, old);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
 
     // Written to a folder, it is a WIT package the real tools read.
     let dir = tempfile::tempdir().unwrap();
@@ -249,7 +302,7 @@ fn sandserve_wit_hands_out_the_contract() {
         String::from_utf8_lossy(&parsed.stderr)
     );
     let text = String::from_utf8(parsed.stdout).unwrap();
-    assert!(text.contains("package sandserve:server@0.3.0;"), "{text}");
+    assert!(text.contains("package sandserve:server@0.4.0;"), "{text}");
     assert!(
         text.contains("import root;") && text.contains("export handler;"),
         "{text}"
@@ -328,4 +381,27 @@ fn a_fresh_instance_in_the_same_slot_reads_nothing_of_the_last_one() {
         reused,
         (format!("planted {planted}"), format!("found {planted}"))
     );
+}
+
+#[test]
+fn looks_are_bounded_and_the_host_looks_at_the_target_first() {
+    let site = site();
+    let server = Server::start(&site.root, &["--handler", LOOKER_WASM]);
+    // Before the first call the host stat'ed the target, `seen` (which is no file).
+    assert_eq!(probe(&server, "/seen"), "stat seen err not-found");
+    assert_eq!(probe(&server, "/seen?x"), "stat seen err not-found");
+    // Not for methods other than GET and HEAD, which name no file to serve.
+    let response = server.request("DELETE /seen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(response.text(), "none");
+    // 32 looks in one answer are made; 33 are refused, as is an eighth call.
+    assert_eq!(probe(&server, "/many?32"), "ok 33");
+    assert_eq!(server.get("/many?33").status, 500);
+    assert_eq!(server.get("/forever").status, 500);
+    server
+        .wait_for_log("500: the handler failed: it asked for 33 looks in one answer (at most 32)");
+    server.wait_for_log(
+        "500: the handler failed: it answered 8 calls with looks and never with a response",
+    );
+    // And the server goes on serving.
+    assert_eq!(probe(&server, "/look?a.txt"), "ok file 13");
 }

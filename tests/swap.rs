@@ -17,6 +17,9 @@ use serde_json::Value;
 const BUILT_IN_BODY: &[u8] = b"hello from a\n";
 const HOSTILE_BODY: &[u8] = b"hostile fixture saw /a.txt\n";
 
+/// The 0.3.0 fixture, which calls `root`.
+const PROBER_WASM: &str = env!("SANDSERVE_PROBER_WASM");
+
 /// A server with an admin socket in the site's parent directory.
 fn with_admin(site: &common::Site, args: &[&str]) -> (Server, PathBuf) {
     let admin = site.parent.path().join("admin.sock");
@@ -387,34 +390,57 @@ fn the_admin_socket_is_private_and_not_taken_twice() {
 }
 
 #[test]
-fn swaps_between_a_0_2_0_and_a_0_3_0_handler_both_ways() {
+fn swaps_between_0_4_0_0_3_0_and_0_2_0_handlers_every_way() {
     let site = site();
     let (server, socket) = with_admin(&site, &[]);
     warm_up(&server);
-    let live = &status(&socket)["live"];
-    assert_eq!(
-        (live["contract"].as_str(), live["wasi"].as_bool()),
-        (Some("0.3.0"), Some(false))
-    );
+    let contract = |socket: &Path| {
+        let live = &status(socket)["live"];
+        (
+            live["contract"].as_str().map(str::to_owned),
+            live["wasi"].as_bool(),
+        )
+    };
+    assert_eq!(contract(&socket), (Some("0.4.0".into()), Some(false)));
 
+    // 0.4.0 → 0.2.0 (the naive fixture, through WASI).
     let out = swap(&socket, common::NAIVE_WASM);
     assert!(out.status.success(), "{}", stdout(&out));
     let response = server.get("/a.txt");
     assert_eq!(response.header("x-handler"), Some("naive"));
     assert_eq!(response.body, BUILT_IN_BODY);
-    let live = &status(&socket)["live"];
-    assert_eq!(
-        (live["contract"].as_str(), live["wasi"].as_bool()),
-        (Some("0.2.0"), Some(true))
-    );
+    assert_eq!(contract(&socket), (Some("0.2.0".into()), Some(true)));
 
+    // 0.2.0 → 0.3.0 (the prober, through `root` calls).
+    let out = swap(&socket, PROBER_WASM);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let response = server.get("/read?a.txt");
+    assert_eq!(
+        response.text(),
+        format!("ok {}", String::from_utf8_lossy(BUILT_IN_BODY))
+    );
+    assert_eq!(contract(&socket), (Some("0.3.0".into()), Some(false)));
+
+    // 0.3.0 → 0.4.0 (the built-in handler, through looks).
     let out = swap(&socket, BUILT_IN_WASM);
     assert!(out.status.success(), "{}", stdout(&out));
     let response = server.get("/a.txt");
     assert_eq!(response.header("x-handler"), None);
     assert_eq!(response.body, BUILT_IN_BODY);
-    assert_eq!(status(&socket)["live"]["contract"], "0.3.0");
+    assert_eq!(contract(&socket), (Some("0.4.0".into()), Some(false)));
     // The text form names the contract too.
     let text = stdout(&admin(&socket, &["status"]));
-    assert!(text.contains("(sandserve:server@0.3.0; since"), "{text}");
+    assert!(text.contains("(sandserve:server@0.4.0; since"), "{text}");
+
+    // And 0.4.0 → 0.3.0 → 0.2.0 → 0.4.0 the other way round.
+    for (file, version) in [
+        (PROBER_WASM, "0.3.0"),
+        (common::NAIVE_WASM, "0.2.0"),
+        (BUILT_IN_WASM, "0.4.0"),
+    ] {
+        let out = swap(&socket, file);
+        assert!(out.status.success(), "{version}: {}", stdout(&out));
+        assert_eq!(contract(&socket).0.as_deref(), Some(version));
+    }
+    assert_eq!(server.get("/a.txt").body, BUILT_IN_BODY);
 }

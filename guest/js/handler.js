@@ -5,7 +5,7 @@
 // ES imports, and every u64 is a BigInt here, a Number in site.js, so it is converted
 // at this boundary, both ways.
 
-import { list, maxRead, read, stat } from 'sandserve:server/root@0.3.0';
+import { list, maxRead, read, stat } from 'sandserve:server/root@0.4.0';
 import { handle } from './site.js';
 
 function metadata(meta) {
@@ -42,10 +42,12 @@ function body(b) {
   }
 }
 
+// `root` is imported and called, so the host makes no looks for it: `seen` is always
+// empty, and every answer is a response.
 export const handler = {
-  handle(req) {
+  handle(req, _seen) {
     const { seconds, nanoseconds } = req.received;
     const res = handle({ ...req, received: { seconds: Number(seconds), nanoseconds } }, root);
-    return { ...res, body: body(res.body) };
+    return { tag: 'response', val: { ...res, body: body(res.body) } };
   },
 };

@@ -17,7 +17,9 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Admin(command)) => sandserve::admin::control::run(command),
         Some(Command::New { lang, dir }) => sandserve::tools::new::run(&lang, &dir),
-        Some(Command::Wit { out, compat }) => sandserve::tools::wit::run(out.as_deref(), compat),
+        Some(Command::Wit { out, compat }) => {
+            sandserve::tools::wit::run(out.as_deref(), compat.as_deref())
+        }
         Some(Command::Check { file, require }) => sandserve::tools::check::run(&file, &require),
         Some(Command::Diff {
             a,

@@ -23,6 +23,20 @@ pub enum Resolved {
     Listing { rel: String },
 }
 
+/// The first path `resolve` stats for `path`: the path itself, or for a directory path
+/// (`/`, `/docs/`) its index. (The host looks it up before it calls a handler that can
+/// only look, so that a file is served in one call.)
+pub fn first_stat(path: &DecodedPath) -> String {
+    let rel = path.relative();
+    if rel.is_empty() {
+        INDEX.to_owned()
+    } else if path.trailing_slash {
+        format!("{rel}/{INDEX}")
+    } else {
+        rel
+    }
+}
+
 pub fn resolve(
     path: &DecodedPath,
     root: &impl Root,
@@ -30,11 +44,7 @@ pub fn resolve(
 ) -> Result<Resolved, ServeError> {
     let rel = path.relative();
     if path.trailing_slash || rel.is_empty() {
-        let index = if rel.is_empty() {
-            INDEX.to_owned()
-        } else {
-            format!("{rel}/{INDEX}")
-        };
+        let index = first_stat(path);
         return match root.stat(&index) {
             Ok(meta) => file(index, meta),
             Err(e) if is_missing(&e) => match root.stat(&rel) {

@@ -1,18 +1,28 @@
 //! The WIT glue, and the only module that sees generated bindings: converts the WIT
 //! request into plain values, calls `handler::handle`, converts the answer back; and
-//! gives the handler the root through the host's `root` import.
+//! gives the handler the root through the contract's looks.
 //!
-//! Why `root` and not WASI: the host resolves each path with one `openat2` and keeps the
-//! file open for the body, and a component that imports no WASI needs no WASI context,
-//! preopen or libc start-up per instance. This crate is built for
-//! `wasm32-unknown-unknown` (whose std makes no system calls) and made a component by
-//! `host/build.rs`, so that nothing in it can import WASI by accident.
+//! Why looks and not WASI, nor even `root` calls: the host resolves each path with one
+//! `openat2` and keeps the file open for the body; a component that imports no WASI
+//! needs no WASI context, preopen or libc start-up per instance; and one that imports no
+//! function at all is a single core instance (an import that passes strings makes
+//! wit-component add a shim and a fixup instance, and a start function, to every
+//! instance). The host looks at the request's target before the first call, so a file
+//! takes one call; what else the handler needs (precompressed siblings, an index, an
+//! error page, a listing) it learns by answering with looks and being called again.
+//! This crate is built for `wasm32-unknown-unknown` (whose std makes no system calls)
+//! and made a component by `host/build.rs`, so that nothing in it can import WASI by
+//! accident.
+
+use std::cell::RefCell;
 
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use exports::sandserve::server::handler::Guest;
-use sandserve::server::root::{self as host_root, Error as RootError, Kind as RootKind};
+use exports::sandserve::server::handler::{Answer, Guest};
+use sandserve::server::root::{
+    self as host_root, Error as RootError, Found, Kind as RootKind, ListArgs, Look, Seen,
+};
 use sandserve::server::types as wit;
 
 use sandserve_core::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
@@ -21,12 +31,14 @@ use sandserve_core::{Body, Chunk, FileRange, Policy, Response};
 wit_bindgen::generate!({
     path: "../../wit",
     world: "sandserve",
+    // To find a look among those seen.
+    additional_derives: [PartialEq],
 });
 
 struct Component;
 
 impl Guest for Component {
-    fn handle(request: wit::Request) -> wit::Response {
+    fn handle(request: wit::Request, seen: Vec<Seen>) -> Answer {
         let p = request.policy;
         let policy = Policy {
             min_user_agent_len: p.min_user_agent_len,
@@ -42,17 +54,57 @@ impl Guest for Component {
             fallback: p.fallback,
         };
         let received = time(request.received);
-        let response = sandserve_core::handle(&request.head, &policy, &HostRoot, received);
-        to_wit(response)
+        let root = Looked {
+            seen,
+            missed: RefCell::new(Vec::new()),
+        };
+        let response = sandserve_core::handle(&request.head, &policy, &root, received);
+        // A decision made on a look not yet made is thrown away: the host makes the
+        // looks it missed, and the next call decides again, knowing more.
+        let missed = root.missed.into_inner();
+        if missed.is_empty() {
+            Answer::Response(to_wit(response))
+        } else {
+            Answer::Look(missed)
+        }
     }
 }
 
-/// The served root, as the host lends it.
-struct HostRoot;
+/// The root as far as the host has looked at it for this request. A look it has not
+/// made yet is noted and answered "not found", so that the decision runs to its end
+/// and every look it reaches is asked for in one answer, not one per call.
+struct Looked {
+    seen: Vec<Seen>,
+    missed: RefCell<Vec<Look>>,
+}
 
-impl Root for HostRoot {
+impl Looked {
+    fn find(&self, look: Look) -> Option<&Found> {
+        let found = self.seen.iter().find(|s| s.look == look).map(|s| &s.found);
+        if found.is_none() {
+            let mut missed = self.missed.borrow_mut();
+            if !missed.contains(&look) {
+                missed.push(look);
+            }
+        }
+        found
+    }
+}
+
+fn not_yet() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "not looked at yet")
+}
+
+impl Root for Looked {
     fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)> {
-        let listing = host_root::list(rel, MAX_ENTRIES as u32).map_err(io_error)?;
+        let look = Look::List(ListArgs {
+            path: rel.to_owned(),
+            max: MAX_ENTRIES as u32,
+        });
+        let Some(Found::List(found)) = self.find(look) else {
+            return Err(not_yet());
+        };
+        let listing = found.clone().map_err(io_error)?;
         let entries = listing
             .entries
             .into_iter()
@@ -65,7 +117,10 @@ impl Root for HostRoot {
     }
 
     fn stat(&self, rel: &str) -> io::Result<Meta> {
-        host_root::stat(rel).map(meta).map_err(io_error)
+        let Some(Found::Stat(found)) = self.find(Look::Stat(rel.to_owned())) else {
+            return Err(not_yet());
+        };
+        found.clone().map(meta).map_err(io_error)
     }
 }
 

@@ -1,12 +1,21 @@
 //! The Rust types wasmtime generates from `wit/`: the `sandserve` world of the current
-//! contract (0.3.0: `root` imported, `handler` exported) and of the frozen 0.2.0 one
-//! that older handlers were built against. Every other module imports them from here,
-//! so the bindings sit at the bottom of the host's imports.
+//! contract (0.4.0: `root` imported or looked at, `handler` exported) and of the frozen
+//! 0.3.0 and 0.2.0 ones that older handlers were built against. Every other module
+//! imports them from here, so the bindings sit at the bottom of the host's imports.
 
-/// `sandserve:server@0.3.0`, the contract the host speaks natively.
-pub mod v3 {
+/// `sandserve:server@0.4.0`, the contract the host speaks natively.
+pub mod v4 {
     wasmtime::component::bindgen!({
         path: "../wit/sandserve.wit",
+        world: "sandserve",
+        exports: { default: async },
+    });
+}
+
+/// `sandserve:server@0.3.0`: `root` imported, `handle` answers a response in one call.
+pub mod v3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/compat/sandserve@0.3.0.wit",
         world: "sandserve",
         exports: { default: async },
     });
@@ -22,7 +31,10 @@ pub mod v2 {
 }
 
 /// The generated types of the current contract's `types` interface.
-pub use v3::sandserve::server::types as wit;
+pub use v4::sandserve::server::types as wit;
 
 /// The generated `root` import of the current contract.
-pub use v3::sandserve::server::root as wit_root;
+pub use v4::sandserve::server::root as wit_root;
+
+/// The generated `handler` export of the current contract (`answer`).
+pub use v4::exports::sandserve::server::handler as wit_handler;

@@ -129,6 +129,8 @@ pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Polic
         index_on_connection: index,
         received: now(),
         policy: policy.clone(),
+        // Every connection the host serves today speaks HTTP/1.x.
+        protocol: wit::Protocol::Http1,
     }
 }
 

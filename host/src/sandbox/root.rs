@@ -1,6 +1,7 @@
-//! The served root as the host lends it to one request: the `root` import of the 0.3.0
-//! contract (metadata, directory entries, bytes of small files), and the one function
-//! by which the host opens any file of the root, for handlers and for bodies alike.
+//! The served root as the host lends it to one request: the `root` import (metadata,
+//! directory entries, bytes of small files) and the same three as looks made between a
+//! 0.4.0 handler's calls, and the one function by which the host opens any file of the
+//! root, for handlers and for bodies alike.
 //!
 //! Every path is resolved by cap-std below the root directory (one `openat2` with
 //! `RESOLVE_BENEATH` on Linux 5.6+, a component-by-component walk elsewhere), so a
@@ -18,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
 use crate::sandbox::bindings::wit;
-use crate::sandbox::bindings::wit_root::{self, Entry, Error, Kind, Listing};
+use crate::sandbox::bindings::wit_root::{self, Entry, Error, Found, Kind, Listing, Look};
 
 /// Most bytes one `read` returns (`root.max-read`).
 pub const MAX_READ: u64 = 1 << 20;
@@ -60,6 +61,16 @@ impl Lent {
     fn failed(&mut self, e: &io::Error) -> Error {
         self.starved |= crate::net::descriptors::exhausted(e);
         error(e)
+    }
+
+    /// What `look` finds: what the `root` function of the same name returns.
+    pub fn make(&mut self, look: &Look) -> Found {
+        use wit_root::Host;
+        match look {
+            Look::Stat(path) => Found::Stat(self.stat(path.clone())),
+            Look::List(args) => Found::List(self.list(args.path.clone(), args.max)),
+            Look::Read(args) => Found::Read(self.read(args.path.clone(), args.offset, args.length)),
+        }
     }
 
     /// The files this request opened, handed over for planning its body.

@@ -64,14 +64,14 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
-    /// Print the WIT contract handlers are built against (sandserve:server@0.3.0), or
+    /// Print the WIT contract handlers are built against (sandserve:server@0.4.0), or
     /// write it to DIR/sandserve.wit.
     Wit {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// The frozen 0.2.0 contract instead (still served).
-        #[arg(long)]
-        compat: bool,
+        /// A frozen older contract instead, still served: 0.3.0 or 0.2.0.
+        #[arg(long, value_name = "VERSION", value_parser = ["0.3.0", "0.2.0"])]
+        compat: Option<String>,
     },
 }
 

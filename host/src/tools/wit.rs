@@ -8,15 +8,22 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-/// `sandserve:server@0.3.0`, the contract the host speaks natively.
+/// `sandserve:server@0.4.0`, the contract the host speaks natively.
 pub const CURRENT: &str = include_str!("../../../wit/sandserve.wit");
+/// The frozen `sandserve:server@0.3.0`, still served.
+pub const V0_3_0: &str = include_str!("../../../wit/compat/sandserve@0.3.0.wit");
 /// The frozen `sandserve:server@0.2.0`, still served.
 pub const V0_2_0: &str = include_str!("../../../wit/compat/sandserve@0.2.0.wit");
 
 /// Prints the contract, or writes it as `DIR/sandserve.wit`. An existing file with
 /// other content is left alone and reported: it may be someone's edited copy.
-pub fn run(out: Option<&Path>, compat: bool) -> Result<ExitCode> {
-    let text = if compat { V0_2_0 } else { CURRENT };
+pub fn run(out: Option<&Path>, compat: Option<&str>) -> Result<ExitCode> {
+    let text = match compat {
+        None => CURRENT,
+        Some("0.3.0") => V0_3_0,
+        Some("0.2.0") => V0_2_0,
+        Some(other) => bail!("no contract {other} (0.3.0 and 0.2.0 are still served)"),
+    };
     let Some(dir) = out else {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);

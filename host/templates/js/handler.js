@@ -7,7 +7,7 @@
 //
 // (`-d …` leaves out every WASI feature: the handler needs none, so the host links none.)
 
-import { stat } from 'sandserve:server/root@0.3.0';
+import { stat } from 'sandserve:server/root@0.4.0';
 
 /// The size of the regular file `rel` of the root, or null.
 function found(rel) {
@@ -20,7 +20,8 @@ function found(rel) {
 }
 
 export const handler = {
-  handle(req) {
+  // `seen`: looks the host made (none for a handler that calls `root`, as this one does).
+  handle(req, seen) {
     // The host has checked the head: `METHOD SP target SP HTTP/1.x`.
     const line = String.fromCharCode(...req.head.subarray(0, req.head.indexOf(10)));
     const [method, target] = line.trimEnd().split(' ');
@@ -43,6 +44,6 @@ export const handler = {
     const date = new Date(Number(req.received.seconds) * 1000).toUTCString();
     const head = `HTTP/1.1 ${status}\r\nDate: ${date}\r\nContent-Length: ${size}\r\n\r\n`;
     if (method === 'HEAD') body = { tag: 'empty' };
-    return { head: new TextEncoder().encode(head), body, close: false };
+    return { tag: 'response', val: { head: new TextEncoder().encode(head), body, close: false } };
   },
 };

@@ -9,6 +9,7 @@ from email.utils import formatdate
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports import handler
 from wit_world.imports import root, types
 
 
@@ -22,7 +23,9 @@ def found(rel):
 
 
 class Handler(exports.Handler):
-    def handle(self, req: types.Request) -> types.Response:
+    def handle(self, req: types.Request, seen) -> handler.Answer:
+        # `seen`: looks the host made (none for a handler that calls `root`, as this
+        # one does); so the answer is always a response.
         # The host has checked the head: `METHOD SP target SP HTTP/1.x`.
         method, target, _ = req.head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
         path = target.split("?", 1)[0]
@@ -46,4 +49,4 @@ class Handler(exports.Handler):
         )
         if method == "HEAD":
             body = types.Body_Empty()
-        return types.Response(head=head.encode(), body=body, close=False)
+        return handler.Answer_Response(types.Response(head=head.encode(), body=body, close=False))

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use exports::sandserve::server::handler::Guest;
-use sandserve::server::root::{self, Kind};
+use exports::sandserve::server::handler::{Answer, Guest};
+use sandserve::server::root::{self, Kind, Seen};
 use sandserve::server::types::{Body, FileRange, Request, Response};
 
 wit_bindgen::generate!({ path: "wit", world: "sandserve" });
@@ -24,7 +24,9 @@ fn found(rel: &str) -> Option<u64> {
 }
 
 impl Guest for Handler {
-    fn handle(request: Request) -> Response {
+    // `seen`: looks the host made (none for a handler that calls `root`, as this one
+    // does); so the answer is always a response.
+    fn handle(request: Request, _seen: Vec<Seen>) -> Answer {
         // The host has checked the head: `METHOD SP target SP HTTP/1.x`.
         let head = String::from_utf8_lossy(&request.head);
         let mut words = head.split(' ');
@@ -46,12 +48,12 @@ impl Guest for Handler {
         };
         let received = UNIX_EPOCH + Duration::from_secs(request.received.seconds);
         let date = httpdate::fmt_http_date(received);
-        Response {
+        Answer::Response(Response {
             head: format!("HTTP/1.1 {status}\r\nDate: {date}\r\nContent-Length: {length}\r\n\r\n")
                 .into_bytes(),
             body: if method == "HEAD" { Body::Empty } else { body },
             close: false,
-        }
+        })
     }
 }
 

@@ -1,21 +1,29 @@
-//! Which contract a handler was built against — `sandserve:server@0.3.0` or the frozen
-//! 0.2.0 — and the one call that works for both: the rest of the host speaks 0.3.0, and
-//! a 0.2.0 handler's request and answer are converted here (0.2.0 has no `received`;
-//! otherwise the values are the same).
+//! Which contract a handler was built against — `sandserve:server@0.4.0`, or the frozen
+//! 0.3.0 or 0.2.0 — and the one call that works for all: the rest of the host speaks
+//! 0.4.0; an older handler's request and answer are converted (`v3`, `v2`), and a 0.4.0
+//! handler's looks are made between its calls (`looks`).
 
 use anyhow::Result;
 use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, TypedFunc};
 
-use crate::sandbox::bindings::{v2, wit};
+use crate::sandbox::bindings::{wit, wit_root};
 use crate::sandbox::store::Sandbox;
 
-/// The export a 0.2.0 handler has; anything else is tried as 0.3.0.
-const V2_EXPORT: &str = "sandserve:server/handler@0.2.0";
-const V3_EXPORT: &str = "sandserve:server/handler@0.3.0";
+pub mod looks;
+mod v2;
+mod v3;
 
-/// A pre-linked handler of either contract.
+/// The export of each contract, newest first; a component with none of them is tried
+/// as the newest (and refused with its message).
+const EXPORTS: [(World, &str); 3] = [
+    (World::V4, "sandserve:server/handler@0.4.0"),
+    (World::V3, "sandserve:server/handler@0.3.0"),
+    (World::V2, "sandserve:server/handler@0.2.0"),
+];
+
+/// A pre-linked handler of any contract.
 pub struct Pre {
     world: World,
     pre: InstancePre<Sandbox>,
@@ -24,18 +32,23 @@ pub struct Pre {
     handle: ComponentExportIndex,
     /// It imports WASI, so each of its stores needs a context and the preopen.
     pub wasi: bool,
+    /// A 0.4.0 handler that imports neither `root` nor WASI: it can only look, so the
+    /// host looks at the request's target before its first call.
+    prelook: bool,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum World {
+    V4,
     V3,
     V2,
 }
 
-/// An instance of a handler of either contract: its `handle` export.
+/// An instance of a handler of any contract: its `handle` export.
 pub struct Instance {
     world: World,
     handle: Func,
+    prelook: bool,
 }
 
 impl Pre {
@@ -45,19 +58,21 @@ impl Pre {
     /// generated `instantiate` does for every instance).
     pub fn new(component: &Component, pre: InstancePre<Sandbox>) -> wasmtime::Result<Pre> {
         let engine = component.engine();
-        let v2 = component
-            .component_type()
-            .exports(engine)
-            .any(|(name, _)| name == V2_EXPORT);
-        let wasi = component
-            .component_type()
+        let ty = component.component_type();
+        let (world, interface) = EXPORTS
+            .into_iter()
+            .find(|(_, name)| ty.exports(engine).any(|(export, _)| export == *name))
+            .unwrap_or(EXPORTS[0]);
+        let wasi = ty
             .imports(engine)
             .any(|(name, _)| name.starts_with("wasi:"));
-        let (world, interface) = if v2 {
-            (World::V2, V2_EXPORT)
-        } else {
-            (World::V3, V3_EXPORT)
-        };
+        // A handler that only looks still imports `root` for its types: what counts is
+        // whether it imports any of its functions.
+        let root = ty.imports(engine).any(|(name, item)| {
+            name.starts_with("sandserve:server/root@")
+                && matches!(item.ty, ComponentItem::ComponentInstance(root)
+                    if root.exports(engine).any(|(_, f)| matches!(f.ty, ComponentItem::ComponentFunc(_))))
+        });
         // The look-ups the generated `SandservePre::new` makes, with its messages; it
         // checks no types (the generated code leaves that to every instance).
         let export = component
@@ -77,9 +92,13 @@ impl Pre {
                 "`{interface}#handle` is not a function"
             ));
         };
+        let types = pre.instance_type();
         let checked = match world {
-            World::V3 => func.typecheck::<(&wit::Request,), (wit::Response,)>(&pre.instance_type()),
-            World::V2 => func.typecheck::<(&V2,), (V2Response,)>(&pre.instance_type()),
+            World::V4 => {
+                func.typecheck::<(&wit::Request, &[wit_root::Seen]), (looks::Answer,)>(&types)
+            }
+            World::V3 => func.typecheck::<(&v3::Request,), (v3::Response,)>(&types),
+            World::V2 => func.typecheck::<(&v2::Request,), (v2::Response,)>(&types),
         };
         checked.map_err(|e| e.context(format!("type-checking `{interface}#handle`")))?;
         Ok(Pre {
@@ -87,12 +106,14 @@ impl Pre {
             pre,
             handle,
             wasi,
+            prelook: world == World::V4 && !wasi && !root,
         })
     }
 
     /// The contract's package version, for status and logs.
     pub fn version(&self) -> &'static str {
         match self.world {
+            World::V4 => "0.4.0",
             World::V3 => "0.3.0",
             World::V2 => "0.2.0",
         }
@@ -141,92 +162,38 @@ impl Pre {
         Ok(Instance {
             world: self.world,
             handle,
+            prelook: self.prelook,
         })
     }
 }
 
 impl Instance {
+    /// The handler's response to `request`: one call, or for 0.4.0 as many as its
+    /// looks take.
     pub async fn handle(
         &self,
         store: &mut Store<Sandbox>,
         request: &wit::Request,
     ) -> Result<wit::Response, wasmtime::Error> {
-        // SAFETY (both arms): `Pre::new` checked this export's parameter and result
-        // types against these very Rust types, for the component every instance of it
-        // comes from.
+        // SAFETY (the older arms; `looks::run` for 0.4.0): `Pre::new` checked this
+        // export's parameter and result types against these very Rust types, for the
+        // component every instance of it comes from.
         match self.world {
+            World::V4 => looks::run(self.handle, store, request, self.prelook).await,
             World::V3 => {
                 let handle = unsafe {
-                    TypedFunc::<(&wit::Request,), (wit::Response,)>::new_unchecked(self.handle)
+                    TypedFunc::<(&v3::Request,), (v3::Response,)>::new_unchecked(self.handle)
                 };
-                Ok(handle.call_async(store, (request,)).await?.0)
+                let (response,) = handle.call_async(store, (&v3::request(request),)).await?;
+                Ok(v3::response(response))
             }
             World::V2 => {
-                let handle =
-                    unsafe { TypedFunc::<(&V2,), (V2Response,)>::new_unchecked(self.handle) };
-                let (response,) = handle.call_async(store, (&to_v2(request),)).await?;
-                Ok(from_v2(response))
+                let handle = unsafe {
+                    TypedFunc::<(&v2::Request,), (v2::Response,)>::new_unchecked(self.handle)
+                };
+                let (response,) = handle.call_async(store, (&v2::request(request),)).await?;
+                Ok(v2::response(response))
             }
         }
-    }
-}
-
-type V2Response = v2::exports::sandserve::server::handler::Response;
-type V2 = v2::exports::sandserve::server::handler::Request;
-
-fn to_v2(request: &wit::Request) -> V2 {
-    use v2::exports::sandserve::server::handler as old;
-    let p = &request.policy;
-    old::Request {
-        head: request.head.clone(),
-        peer: old::Peer {
-            ip: request.peer.ip.clone(),
-            port: request.peer.port,
-        },
-        index_on_connection: request.index_on_connection,
-        policy: old::Policy {
-            min_user_agent_len: p.min_user_agent_len,
-            serve_dotfiles: p.serve_dotfiles,
-            server_name: p.server_name.clone(),
-            cache_control: p
-                .cache_control
-                .iter()
-                .map(|rule| old::CacheRule {
-                    pattern: rule.pattern.clone(),
-                    value: rule.value.clone(),
-                })
-                .collect(),
-            extra_headers: p.extra_headers.clone(),
-            list_dirs: p.list_dirs,
-            fallback: p.fallback.clone(),
-        },
-    }
-}
-
-fn from_v2(response: V2Response) -> wit::Response {
-    use v2::exports::sandserve::server::handler as old;
-    let range = |r: old::FileRange| wit::FileRange {
-        path: r.path,
-        offset: r.offset,
-        length: r.length,
-    };
-    let body = match response.body {
-        old::Body::Empty => wit::Body::Empty,
-        old::Body::Bytes(bytes) => wit::Body::Bytes(bytes),
-        old::Body::File(r) => wit::Body::File(range(r)),
-        old::Body::Chunks(chunks) => wit::Body::Chunks(
-            chunks
-                .into_iter()
-                .map(|chunk| match chunk {
-                    old::Chunk::Bytes(bytes) => wit::Chunk::Bytes(bytes),
-                    old::Chunk::File(r) => wit::Chunk::File(range(r)),
-                })
-                .collect(),
-        ),
-    };
-    wit::Response {
-        head: response.head,
-        body,
-        close: response.close,
     }
 }
