@@ -390,7 +390,9 @@ fn looks_are_bounded_and_the_host_looks_at_the_target_first() {
     // Before the first call the host stat'ed the target, `seen` (which is no file).
     assert_eq!(probe(&server, "/seen"), "stat seen err not-found");
     assert_eq!(probe(&server, "/seen?x"), "stat seen err not-found");
-    // Not for methods other than GET and HEAD, which name no file to serve.
+    // Not for a dotfile, which the handler's policy may refuse (the default does), nor
+    // for methods other than GET and HEAD, which name no file to serve.
+    assert_eq!(probe(&server, "/.hidden/seen"), "none");
     let response = server.request("DELETE /seen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(response.text(), "none");
     // 32 looks in one answer are made; 33 are refused, as is an eighth call.
@@ -402,6 +404,11 @@ fn looks_are_bounded_and_the_host_looks_at_the_target_first() {
     server.wait_for_log(
         "500: the handler failed: it answered 8 calls with looks and never with a response",
     );
+    // A request's reads by look come to 4 MiB at most.
+    common::write(&site.root, "big.bin", "x".repeat(5 << 20));
+    assert_eq!(probe(&server, "/big?4"), format!("ok {}", 4 << 20));
+    assert_eq!(server.get("/big?5").status, 500);
+    server.wait_for_log("500: the handler failed: its looks read over 4 MiB");
     // And the server goes on serving.
     assert_eq!(probe(&server, "/look?a.txt"), "ok file 13");
 }

@@ -9,6 +9,8 @@ pub mod v4 {
         path: "../wit/sandserve.wit",
         world: "sandserve",
         exports: { default: async },
+        // To find a look among those already made.
+        additional_derives: [PartialEq],
     });
 }
 

@@ -13,6 +13,10 @@ use crate::sandbox::store::Sandbox;
 pub const MAX_LOOKS: usize = 32;
 /// Most calls of `handle` one request gets (so at most seven answers of looks).
 pub const MAX_CALLS: usize = 8;
+/// Most bytes the `read` looks of one request return, all together.
+pub const MAX_READ_BYTES: u64 = 4 << 20;
+/// Most directory entries the `list` looks of one request return, all together.
+pub const MAX_LISTED: u32 = 10_000;
 
 pub type Answer = wit_handler::Answer;
 
@@ -35,12 +39,20 @@ pub async fn run(
         let found = store.data_mut().root.make(&look);
         seen.push(wit_root::Seen { look, found });
     }
-    for _ in 0..MAX_CALLS {
+    let mut read = 0;
+    let mut listed = 0;
+    for call in 1..=MAX_CALLS {
         let (answer,) = handle.call_async(&mut *store, (request, &seen)).await?;
         let looks = match answer {
             Answer::Response(response) => return Ok(response),
             Answer::Look(looks) => looks,
         };
+        // Checked before any look is made: no host work for an answer that is refused.
+        if call == MAX_CALLS {
+            return Err(wasmtime::format_err!(
+                "it answered {MAX_CALLS} calls with looks and never with a response"
+            ));
+        }
         if looks.len() > MAX_LOOKS {
             return Err(wasmtime::format_err!(
                 "it asked for {} looks in one answer (at most {MAX_LOOKS})",
@@ -48,13 +60,38 @@ pub async fn run(
             ));
         }
         for look in looks {
-            let found = store.data_mut().root.make(&look);
+            // Already in `seen`: not made again.
+            if seen.iter().any(|s| s.look == look) {
+                continue;
+            }
+            // A listing past the request's entries is cut short, and says so
+            // (`truncated`), as one past the host's cap per call is.
+            let made = match &look {
+                wit_root::Look::List(args) => wit_root::Look::List(wit_root::ListArgs {
+                    path: args.path.clone(),
+                    max: args.max.min(MAX_LISTED - listed),
+                }),
+                other => other.clone(),
+            };
+            let found = store.data_mut().root.make(&made);
+            match &found {
+                wit_root::Found::Read(Ok(bytes)) => read += bytes.len() as u64,
+                wit_root::Found::List(Ok(listing)) => listed += listing.entries.len() as u32,
+                _ => {}
+            }
+            if read > MAX_READ_BYTES {
+                return Err(wasmtime::format_err!(
+                    "its looks read over {} MiB",
+                    MAX_READ_BYTES >> 20
+                ));
+            }
             seen.push(wit_root::Seen { look, found });
         }
+        // Looks are host work, which no epoch interrupts: between two calls, the
+        // worker's other tasks run and the wall-clock deadline may end the request.
+        tokio::task::yield_now().await;
     }
-    Err(wasmtime::format_err!(
-        "it answered {MAX_CALLS} calls with looks and never with a response"
-    ))
+    unreachable!("the last call returns")
 }
 
 /// The root path a GET or HEAD of this head names, as the built-in handler resolves
@@ -74,6 +111,11 @@ pub fn target(head: &[u8]) -> Option<String> {
         return None;
     };
     let path = sandserve_core::target::decode(raw_path).ok()?;
+    // A dotfile is not opened before the handler's policy has had its say (it is 403
+    // by default): the handler asks for it if it wants it.
+    if path.segments.iter().any(|segment| segment.starts_with('.')) {
+        return None;
+    }
     Some(sandserve_core::resolve::first_stat(&path))
 }
 
@@ -98,6 +140,8 @@ mod tests {
         assert_eq!(t("POST /a HTTP/1.1\r\n"), None);
         assert_eq!(t("GET /../etc/passwd HTTP/1.1\r\n"), None);
         assert_eq!(t("GET /%2e%2e/x HTTP/1.1\r\n"), None);
+        assert_eq!(t("GET /.env HTTP/1.1\r\n"), None);
+        assert_eq!(t("GET /a/.git/config HTTP/1.1\r\n"), None);
         assert_eq!(t("OPTIONS * HTTP/1.1\r\n"), None);
     }
 }
