@@ -250,6 +250,40 @@ fn the_host_logs_which_contract_a_handler_speaks() {
 }
 
 #[test]
+fn handlers_of_all_three_contracts_are_served_side_by_side() {
+    let site = site();
+    let server = Server::start(
+        &site.root,
+        &[
+            "--mount",
+            &format!("/v3/={PROBER_WASM}"),
+            "--mount",
+            &format!("/v2/={}", common::NAIVE_WASM),
+        ],
+    );
+    // 0.4.0 (the built-in handler, by looks), 0.3.0 (root calls), 0.2.0 (WASI), in turn
+    // on one keep-alive connection.
+    let mut client = server.connect();
+    for _ in 0..3 {
+        for (target, handler) in [
+            ("/a.txt", None),
+            ("/v3/read?a.txt", None),
+            ("/v2/a.txt", Some("naive")),
+        ] {
+            client.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+            let response = client.response(false);
+            assert_eq!(response.status, 200, "{target}: {}", response.text());
+            assert!(
+                response.text().ends_with("hello from a\n"),
+                "{target}: {}",
+                response.text()
+            );
+            assert_eq!(response.header("x-handler"), handler, "{target}");
+        }
+    }
+}
+
+#[test]
 fn sandserve_wit_hands_out_the_contract() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let out = Command::new(common::BIN).arg("wit").output().unwrap();
