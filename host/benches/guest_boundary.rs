@@ -48,7 +48,8 @@ fn boundary(c: &mut Criterion) {
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let quota = tokio::sync::Semaphore::new(1000);
     let head = b"GET /small.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\n\r\n";
-    let request = sandserve::sandbox::decide::to_request(head, peer, 0, &policy);
+    let client = sandserve::sandbox::decide::Client::http1(peer, 0);
+    let request = sandserve::sandbox::decide::to_request(head, client, &policy);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

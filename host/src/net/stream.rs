@@ -16,6 +16,14 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// HTTP/2 was agreed in the TLS handshake (ALPN `h2`).
+    pub fn agreed_h2(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
+
     /// The TCP socket under the stream.
     pub fn tcp(&self) -> &TcpStream {
         match self {

@@ -1,4 +1,5 @@
-//! HTTPS (`--tls-cert`, `--tls-key`): rustls, TLS 1.2 and 1.3, ALPN `http/1.1`. Each
+//! HTTPS (`--tls-cert`, `--tls-key`): rustls, TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`
+//! (HTTP/2 for a client that offers it, as browsers do). Each
 //! accepted connection's handshake runs in its own task, bounded by
 //! `--tls-handshake-timeout`; a plain-HTTP request sent to the port gets a plain 400
 //! saying so and the connection closes (as nginx does), instead of a handshake error.
@@ -104,7 +105,7 @@ impl Tls {
             .context("TLS: the protocol versions")?
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             current,

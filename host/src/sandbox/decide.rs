@@ -98,11 +98,10 @@ impl Decider {
         handler: &Handler,
         quota: &Semaphore,
         head: &[u8],
-        peer: SocketAddr,
-        index: u32,
+        client: Client,
         head_request: bool,
     ) -> Result<Checked, Failure> {
-        let request = to_request(head, peer, index, &self.policy());
+        let request = to_request(head, client, &self.policy());
         let (response, opened) = self
             .invoker
             .call(handler, quota, &request)
@@ -118,19 +117,38 @@ impl Decider {
     }
 }
 
+/// Where a request came from, beside its head: the peer, its place on the connection
+/// and the protocol the client spoke (the head is HTTP/1.x whatever it was).
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub peer: SocketAddr,
+    pub index: u32,
+    pub protocol: wit::Protocol,
+}
+
+impl Client {
+    /// An HTTP/1.x request.
+    pub fn http1(peer: SocketAddr, index: u32) -> Client {
+        Client {
+            peer,
+            index,
+            protocol: wit::Protocol::Http1,
+        }
+    }
+}
+
 /// The WIT request for one raw head.
-pub fn to_request(head: &[u8], peer: SocketAddr, index: u32, policy: &wit::Policy) -> wit::Request {
+pub fn to_request(head: &[u8], client: Client, policy: &wit::Policy) -> wit::Request {
     wit::Request {
         head: head.to_vec(),
         peer: wit::Peer {
-            ip: peer.ip().to_string(),
-            port: peer.port(),
+            ip: client.peer.ip().to_string(),
+            port: client.peer.port(),
         },
-        index_on_connection: index,
+        index_on_connection: client.index,
         received: now(),
         policy: policy.clone(),
-        // Every connection the host serves today speaks HTTP/1.x.
-        protocol: wit::Protocol::Http1,
+        protocol: client.protocol,
     }
 }
 

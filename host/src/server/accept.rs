@@ -70,7 +70,11 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
                 Some(tls) => tls.accept(stream).await,
             };
             if let Some(stream) = stream {
-                crate::server::connection::serve(stream, peer, &shared, stop).await;
+                if stream.agreed_h2() || (shared.h2c && h2c_preface(&stream, &shared).await) {
+                    crate::server::h2::serve(stream, peer, shared.clone(), stop).await;
+                } else {
+                    crate::server::connection::serve(stream, peer, &shared, stop).await;
+                }
             }
             shared.metrics.connection_closed();
             drop(permit);
@@ -90,4 +94,34 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
         );
     }
     Ok(())
+}
+
+/// Whether a plain connection opens with the HTTP/2 preface (`--h2c`, prior knowledge),
+/// looked at without taking a byte: anything else is HTTP/1.1, served as without the
+/// flag. Bounded by the header timeout, as a first request head is.
+async fn h2c_preface(stream: &Stream, shared: &Shared) -> bool {
+    let Stream::Plain(tcp) = stream else {
+        return false;
+    };
+    let preface = crate::server::h2::PREFACE;
+    let deadline = tokio::time::Instant::now() + shared.limits.header_timeout;
+    let mut buf = [0u8; 24];
+    loop {
+        let peeked = tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await;
+        let n = match peeked {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return false,
+        };
+        if buf[..n] != preface[..n] {
+            return false;
+        }
+        if n == preface.len() {
+            return true;
+        }
+        // A preface split across packets (rare): look again shortly.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

@@ -17,11 +17,12 @@ use crate::observe::access::{self, AccessLog};
 use crate::observe::metrics::Metrics;
 use crate::observe::record::Recorder;
 use crate::sandbox::cache::Origin;
-use crate::sandbox::decide::Decider;
+use crate::sandbox::decide::{Client, Decider};
 use crate::sandbox::engine::{BUILT_IN_HANDLER, Engine};
 use crate::sandbox::invoke::{Bounds, Handler, Invoker};
 use crate::sandbox::response::{self, Checked, Decided};
 use crate::settings::config::{Config, HandlerSource};
+use crate::settings::http2::Http2;
 use crate::versions::live::{Live, RollbackRule, Version};
 use crate::versions::mount::{self, Mounts, Route, Slot};
 use crate::versions::swap::{self, Report, Swapper};
@@ -38,6 +39,9 @@ pub struct Limits {
     /// (or a chunked one) is left unread and the connection closes.
     pub max_discarded_body: u64,
     pub shutdown_grace: Duration,
+    /// `--instance-wait`: also how long an HTTP/2 stream waits for its connection's
+    /// share of handler calls.
+    pub instance_wait: Duration,
 }
 
 /// What every connection task uses.
@@ -49,6 +53,10 @@ pub struct Shared {
     swapper: Swapper,
     recorder: Option<Recorder>,
     pub limits: Limits,
+    /// HTTP/2's own limits (`--h2-*`).
+    pub h2: Http2,
+    /// `--h2c`: a plain connection that opens with the HTTP/2 preface speaks HTTP/2.
+    pub h2c: bool,
     /// Replaced whole when SIGHUP re-reads new log settings (`reload`).
     access_log: RwLock<AccessLog>,
     /// What is counted for `/metrics`.
@@ -167,7 +175,10 @@ impl Shared {
                 max_requests: config.max_requests,
                 max_discarded_body: config.max_discarded_body,
                 shutdown_grace: config.shutdown_grace,
+                instance_wait: config.instance_wait,
             },
+            h2: config.h2.clone(),
+            h2c: config.h2c,
             access_log: RwLock::new(AccessLog::open(
                 config.access_log,
                 config.access_log_file.as_deref(),
@@ -189,13 +200,8 @@ impl Shared {
     /// wholly by the version live in its slot when it began: the guest's answer, or a
     /// 500 when the guest trapped, ran out of time or memory, or answered something we
     /// will not send.
-    pub async fn respond(
-        &self,
-        head: &[u8],
-        peer: SocketAddr,
-        index: u32,
-        head_request: bool,
-    ) -> Checked {
+    pub async fn respond(&self, head: &[u8], client: Client, head_request: bool) -> Checked {
+        let peer = client.peer;
         let (slot, seen) = match self.mounts.route(head) {
             Route::To(slot, seen) => (slot, seen),
             Route::AddSlash(location) => return mount::add_slash(&location),
@@ -204,7 +210,7 @@ impl Shared {
             recorder.record(&seen, slot.prefix.as_deref());
         }
         let version = slot.live.current();
-        slot.live.remember(&seen, peer, index, head_request);
+        slot.live.remember(&seen, client, head_request);
         let called = Instant::now();
         let decided = self
             .decider
@@ -212,8 +218,7 @@ impl Shared {
                 &version.handler,
                 &slot.live.quota,
                 &seen,
-                peer,
-                index,
+                client,
                 head_request,
             )
             .await;

@@ -203,6 +203,45 @@ pub struct Args {
     /// connection closes after the response. Handlers never see request bodies.
     #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = size)]
     pub max_discarded_body: usize,
+    /// Also speak HTTP/2 on the plain listener to a client that opens with its preface
+    /// (prior knowledge, as a proxy in front does); other connections stay HTTP/1.1.
+    /// (Over TLS, HTTP/2 is always offered: ALPN `h2`, then `http/1.1`.)
+    #[arg(long)]
+    pub h2c: bool,
+    /// HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub h2_max_streams: u32,
+    /// Largest HTTP/2 request header list, decoded, across all its HEADERS and
+    /// CONTINUATION frames (SETTINGS_MAX_HEADER_LIST_SIZE); past it, the stream is refused.
+    #[arg(long, default_value = "16KiB", value_name = "SIZE", value_parser = size)]
+    pub h2_max_header_list: usize,
+    /// Largest HTTP/2 frame the server accepts (SETTINGS_MAX_FRAME_SIZE, 16KiB to 16MiB).
+    #[arg(long, default_value = "16KiB", value_name = "SIZE", value_parser = size)]
+    pub h2_max_frame_size: usize,
+    /// Request-body bytes an HTTP/2 stream may send ahead of the server
+    /// (SETTINGS_INITIAL_WINDOW_SIZE); bodies are read and thrown away.
+    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = size)]
+    pub h2_window: usize,
+    /// Response bytes one HTTP/2 stream may have buffered before the client's window
+    /// takes them.
+    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = size)]
+    pub h2_max_send_buffer: usize,
+    /// HTTP/2 streams a client may open and reset before the server accepts them;
+    /// past it, GOAWAY.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub h2_max_pending_resets: usize,
+    /// HTTP/2 streams the server may reset for a client's protocol errors; past it,
+    /// GOAWAY.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub h2_max_error_resets: usize,
+    /// HTTP/2 streams a client may reset in one second after the server accepted them
+    /// (Rapid Reset); past it, GOAWAY.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub h2_max_resets: u32,
+    /// Handler calls one HTTP/2 connection may have in flight; its further streams
+    /// wait (--instance-wait, then 503).
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub h2_max_calls: usize,
     /// Admin socket (a Unix socket, mode 0600, only this user): `sandserve swap`,
     /// `rollback` and `status` use it [default: none, no admin channel]. Refused at
     /// start if the path is taken by anything but a stale socket.

@@ -77,6 +77,10 @@ pub struct Config {
     pub cache_max: u64,
     pub access_log: crate::observe::access::Format,
     pub access_log_file: Option<PathBuf>,
+    /// `--h2c`.
+    pub h2c: bool,
+    /// The `--h2-*` limits.
+    pub h2: crate::settings::http2::Http2,
     /// `--tls-cert` and `--tls-key`: HTTPS when set.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub tls_handshake_timeout: Duration,
@@ -129,6 +133,7 @@ impl Config {
                     .with_context(|| format!("--metrics {addr}: not an IP:port address"))
             })
             .transpose()?;
+        let h2 = crate::settings::http2::Http2::from_args(&args)?;
         let handler = match args.handler {
             None => HandlerSource::BuiltIn,
             Some(path) => {
@@ -286,6 +291,8 @@ impl Config {
             max_connections: args.max_connections,
             max_requests: args.max_requests,
             max_discarded_body: args.max_discarded_body as u64,
+            h2c: args.h2c,
+            h2,
             admin: args.admin,
             metrics,
             watch: args.watch,

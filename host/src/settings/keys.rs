@@ -300,6 +300,72 @@ pub const KEYS: &[Key] = &[
         List,
         false,
     ),
+    key("http2", "h2c", "h2c", "h2c", Switch, false),
+    key(
+        "http2",
+        "max_streams",
+        "h2_max_streams",
+        "h2-max-streams",
+        Number,
+        false,
+    ),
+    key(
+        "http2",
+        "max_header_list",
+        "h2_max_header_list",
+        "h2-max-header-list",
+        Unit,
+        false,
+    ),
+    key(
+        "http2",
+        "max_frame_size",
+        "h2_max_frame_size",
+        "h2-max-frame-size",
+        Unit,
+        false,
+    ),
+    key("http2", "window", "h2_window", "h2-window", Unit, false),
+    key(
+        "http2",
+        "max_send_buffer",
+        "h2_max_send_buffer",
+        "h2-max-send-buffer",
+        Unit,
+        false,
+    ),
+    key(
+        "http2",
+        "max_pending_resets",
+        "h2_max_pending_resets",
+        "h2-max-pending-resets",
+        Number,
+        false,
+    ),
+    key(
+        "http2",
+        "max_error_resets",
+        "h2_max_error_resets",
+        "h2-max-error-resets",
+        Number,
+        false,
+    ),
+    key(
+        "http2",
+        "max_resets",
+        "h2_max_resets",
+        "h2-max-resets",
+        Number,
+        false,
+    ),
+    key(
+        "http2",
+        "max_calls",
+        "h2_max_calls",
+        "h2-max-calls",
+        Number,
+        false,
+    ),
     key("tls", "cert", "tls_cert", "tls-cert", Path, true),
     key("tls", "key", "tls_key", "tls-key", Path, true),
     key(
@@ -322,7 +388,7 @@ pub const KEYS: &[Key] = &[
     key("", "mount", "mounts", "mount", Mounts, false),
 ];
 
-pub const SECTIONS: &[&str] = &["site", "limits", "swap", "log", "tls"];
+pub const SECTIONS: &[&str] = &["site", "limits", "swap", "log", "http2", "tls"];
 
 impl Key {
     pub fn long(&self) -> &'static str {

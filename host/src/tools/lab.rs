@@ -16,6 +16,7 @@ use clap::Parser;
 
 use crate::http::request;
 use crate::sandbox::bindings::wit;
+use crate::sandbox::decide::Client;
 use crate::sandbox::decide::{Decider, Failure};
 use crate::sandbox::engine::Engine;
 use crate::sandbox::invoke::{Bounds, Handler, Invoker};
@@ -109,8 +110,7 @@ impl Lab {
             handler,
             &self.quota,
             head,
-            peer,
-            0,
+            Client::http1(peer, 0),
             checked.head_method,
         )))
     }

@@ -8,11 +8,11 @@
 //! released when the last request holding it ends and no rollback keeps it.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::sandbox::decide::Client;
 use crate::sandbox::invoke::Handler;
 
 /// The short form of a version's hash, for text: its first 12 characters.
@@ -67,8 +67,8 @@ impl Version {
 #[derive(Clone)]
 pub struct Recent {
     pub head: Vec<u8>,
-    pub peer: SocketAddr,
-    pub index: u32,
+    /// Its peer, place on its connection and protocol, replayed as they were.
+    pub client: Client,
     /// A HEAD request (its answer has no body), as the host's check found it.
     pub head_request: bool,
 }
@@ -197,7 +197,7 @@ impl Live {
     }
 
     /// Keeps a request head for replay (the ring forgets the oldest).
-    pub fn remember(&self, head: &[u8], peer: SocketAddr, index: u32, head_request: bool) {
+    pub fn remember(&self, head: &[u8], client: Client, head_request: bool) {
         if self.recent_cap == 0 {
             return;
         }
@@ -207,8 +207,7 @@ impl Live {
         }
         recent.push_back(Recent {
             head: head.to_vec(),
-            peer,
-            index,
+            client,
             head_request,
         });
     }

@@ -266,8 +266,7 @@ async fn shadow_check(
                 handler,
                 &live.quota,
                 &recent.head,
-                recent.peer,
-                recent.index,
+                recent.client,
                 recent.head_request,
             )
         };

@@ -61,8 +61,11 @@ fn a_retired_version_keeps_no_instances() {
         fallback: None,
     };
     let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    let request =
-        crate::sandbox::decide::to_request(head, "127.0.0.1:1".parse().unwrap(), 0, &policy);
+    let request = crate::sandbox::decide::to_request(
+        head,
+        crate::sandbox::decide::Client::http1("127.0.0.1:1".parse().unwrap(), 0),
+        &policy,
+    );
     let quota = Semaphore::new(4);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::request::{self, BodyLength};
 use crate::net::stream::Stream;
+use crate::sandbox::decide::Client;
 use crate::sandbox::response::{self, Checked};
 use crate::server::send;
 use crate::server::shared::Shared;
@@ -97,7 +98,11 @@ async fn serve_requests(
             }
         };
         let mut reply = shared
-            .respond(&buf[..head_len], peer, index, request.head_method)
+            .respond(
+                &buf[..head_len],
+                Client::http1(peer, index),
+                request.head_method,
+            )
             .await;
         index = index.saturating_add(1);
         // The protocol, the body and the limits may require a close whatever the handler

@@ -1,0 +1,145 @@
+//! HTTP/2 connections (ALPN `h2` over TLS; `--h2c`: prior knowledge on the plain
+//! listener): the `h2` crate frames, compresses headers and keeps flow control; this
+//! room sets its limits from the flags, adds what it has no setting for — peer resets
+//! per second before GOAWAY (Rapid Reset), handler calls in flight per connection, the
+//! idle timeout — and runs each stream through the same request path as HTTP/1.1
+//! (`stream`), with the handler given an HTTP/1.1 head (`head`).
+//!
+//! - `head`   — a stream's request as an HTTP/1.1 head, a checked answer as HEADERS.
+//! - `stream` — one stream: check, decide, HEADERS and DATA under flow control.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::Reason;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::shared::Shared;
+
+pub mod head;
+mod stream;
+
+/// The client connection preface (RFC 9113 §3.4): how a plain connection with
+/// `--h2c` says it speaks HTTP/2.
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Serves one HTTP/2 connection until the peer closes it, it idles past the keep-alive
+/// timeout, a limit ends it, or the server shuts down (GOAWAY, then the streams in
+/// flight finish within `--shutdown-grace`).
+pub async fn serve<T>(io: T, peer: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let limits = shared.h2.clone();
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(limits.max_streams)
+        .max_header_list_size(limits.max_header_list)
+        .max_frame_size(limits.max_frame_size)
+        .initial_window_size(limits.window)
+        .max_send_buffer_size(limits.max_send_buffer)
+        .max_pending_accept_reset_streams(limits.max_pending_resets)
+        .max_local_error_reset_streams(Some(limits.max_error_resets));
+    let handshake = builder.handshake::<_, Bytes>(io);
+    let mut connection = match timeout(shared.limits.header_timeout, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => return debug(peer, "handshake", &e),
+        Err(_) => return,
+    };
+    let calls = Arc::new(Semaphore::new(limits.max_calls));
+    let mut streams = JoinSet::new();
+    let mut index = 0u32;
+    let mut resets = Resets::new(limits.max_resets_per_second);
+    let mut idle_since = Instant::now();
+    let mut closing: Option<Instant> = None;
+    loop {
+        let idle = idle_since + shared.limits.keepalive_timeout;
+        // Once GOAWAY is sent, the streams in flight get the grace period, no more.
+        let until = closing.map_or(idle, |at| at + shared.limits.shutdown_grace);
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    let task = stream::serve(
+                        request, respond, shared.clone(), peer, index, calls.clone(),
+                    );
+                    streams.spawn(task);
+                    index = index.saturating_add(1);
+                    // The last request a connection may make: GOAWAY now, so the
+                    // client opens a new connection for the next.
+                    if index >= shared.limits.max_requests && closing.is_none() {
+                        connection.graceful_shutdown();
+                        closing = Some(Instant::now());
+                    }
+                }
+                Some(Err(e)) => return debug(peer, "connection", &e),
+                None => break,
+            },
+            Some(ended) = streams.join_next(), if !streams.is_empty() => {
+                let Ok(ended) = ended else { continue };
+                if ended.reset && resets.one_more() {
+                    tracing::warn!("{peer}: HTTP/2 peer reset over {} streams a second: GOAWAY", limits.max_resets_per_second);
+                    connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                    closing.get_or_insert_with(Instant::now);
+                }
+                if ended.close && closing.is_none() {
+                    connection.graceful_shutdown();
+                    closing = Some(Instant::now());
+                }
+                if streams.is_empty() {
+                    idle_since = Instant::now();
+                }
+            }
+            _ = shutdown.cancelled(), if closing.is_none() => {
+                connection.graceful_shutdown();
+                closing = Some(Instant::now());
+            }
+            _ = sleep_until(until.into()), if streams.is_empty() || closing.is_some() => {
+                if closing.is_some() {
+                    break;
+                }
+                connection.graceful_shutdown();
+                closing = Some(Instant::now());
+            }
+        }
+    }
+    streams.abort_all();
+}
+
+fn debug(peer: SocketAddr, what: &str, e: &h2::Error) {
+    if !e.is_io() {
+        tracing::debug!("{peer}: HTTP/2 {what}: {e}");
+    }
+}
+
+/// Peer resets counted over a sliding second.
+struct Resets {
+    max: u32,
+    window: Instant,
+    count: u32,
+}
+
+impl Resets {
+    fn new(max: u32) -> Resets {
+        Resets {
+            max,
+            window: Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Counts a reset; `true` when the second's count goes over the limit.
+    fn one_more(&mut self) -> bool {
+        if self.window.elapsed() > Duration::from_secs(1) {
+            self.window = Instant::now();
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count > self.max
+    }
+}
