@@ -105,7 +105,10 @@ pub async fn serve(
     shared.log(peer, &for_log(&head), &reply, sent, started);
     discard.abort();
     Ended {
-        close: reply.close,
+        // A handler's `close` ends the connection after its streams in flight. The
+        // host's own refusals close an HTTP/1.1 connection because its framing can no
+        // longer be trusted; HTTP/2's framing is the `h2` crate's, so they do not.
+        close: reply.close && reply.decided_by.is_some(),
         reset: result.is_err(),
     }
 }
