@@ -144,3 +144,58 @@ fn the_default_site_and_a_listing_render_in_chromium() {
     }
     eprintln!("screenshots in {}", shots.display());
 }
+
+#[test]
+fn chromium_loads_the_default_site_over_one_http2_connection() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("SANDSERVE_REQUIRE_BROWSER").is_none(),
+            "SANDSERVE_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium; .ci/run does)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
+    let server = Server::start(
+        &site,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("https://localhost:{}/", server.addr.port());
+    // The certificate is our own: the browser is told to take it.
+    let dom = run(
+        &browser,
+        profile.path(),
+        &url,
+        &["--ignore-certificate-errors", "--dump-dom"],
+    );
+    assert!(dom.contains("<h1>sandserve</h1>"), "{dom}");
+    // The page and its assets came over HTTP/2, all on one connection (one peer port).
+    let log = server.wait_for_log("\"GET /assets/app.js HTTP/2.0\"");
+    let mut peers = Vec::new();
+    for path in [
+        "/ ",
+        "/assets/style.css",
+        "/assets/logo.svg",
+        "/assets/app.js",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("\"GET {path}")))
+            .unwrap_or_else(|| panic!("the browser never asked for {path}:\n{log}"));
+        assert!(line.contains(" HTTP/2.0\" 200 "), "{line}");
+        peers.push(line.split(' ').next().unwrap().to_owned());
+    }
+    peers.dedup();
+    assert_eq!(peers.len(), 1, "more than one connection: {peers:?}\n{log}");
+}

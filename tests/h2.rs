@@ -1,6 +1,7 @@
 //! HTTP/2 over the real binary with a real client (curl, on nghttp2): over TLS by ALPN
 //! and in plain text with `--h2c` (prior knowledge) — GET, HEAD, a range, 304, the
-//! root's 404 page, a 5 MiB file intact, the access log saying `HTTP/2.0` — 100 streams
+//! root's 404 page, a 5 MiB file intact, the access log saying `HTTP/2.0` and the metrics
+//! `protocol="http2"` — nghttp seeing the SETTINGS the flags ask for, 100 streams
 //! at once on one TLS connection each answered with its own file, and a plain listener
 //! without `--h2c` not speaking it.
 
@@ -115,7 +116,7 @@ fn curl_speaks_http2_over_tls_and_h2c() {
         ],
     );
     exchanges(&tls, Some(&cert), &big);
-    let h2c = Server::start(&site.root, &["--h2c"]);
+    let h2c = Server::start(&site.root, &["--h2c", "--metrics", "127.0.0.1:0"]);
     exchanges(&h2c, None, &big);
     // The same listener still speaks HTTP/1.1 to everyone else.
     let (code, out, _) = curl(&h2c, None, &["-w", " %{http_version}"], "/a.txt");
@@ -127,6 +128,14 @@ fn curl_speaks_http2_over_tls_and_h2c() {
     assert!(log.contains("\"GET /big.bin HTTP/2.0\" 200"), "{log}");
     let log = tls.wait_for_log("\"GET /big.bin HTTP/2.0\" 200");
     assert!(log.contains("\"GET /big.bin HTTP/2.0\" 200"), "{log}");
+    // And so do the metrics: the exchanges above by protocol (GET 2xx: a.txt twice, the
+    // range, big.bin; the 304 is 3xx).
+    let samples = common::scrape(h2c.metrics_addr());
+    let count = |protocol| {
+        let labels = [("method", "GET"), ("class", "2xx"), ("protocol", protocol)];
+        common::value(&samples, "sandserve_requests_total", &labels)
+    };
+    assert_eq!((count("http2"), count("http1")), (4.0, 1.0));
 }
 
 #[test]
@@ -168,7 +177,7 @@ fn a_hundred_streams_on_one_connection_each_get_their_file() {
         .args(["-sS", "--max-time", "30", "--http2", "--cacert"])
         .arg(&cert)
         .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .args(["--parallel", "--parallel-max", "100"])
+        .args(["--parallel", "--parallel-max", "100", "--no-progress-meter"])
         .arg("--output-dir")
         .arg(&out)
         .args(["-o", "got#1.txt"])
@@ -190,4 +199,61 @@ fn a_hundred_streams_on_one_connection_each_get_their_file() {
     assert_eq!(peers.len(), 100, "{log}");
     peers.dedup();
     assert_eq!(peers.len(), 1, "{peers:?}");
+}
+
+#[test]
+fn max_requests_counts_streams_then_goaway() {
+    let site = site();
+    let server = Server::start(&site.root, &["--h2c", "--max-requests", "3"]);
+    let out = Command::new("nghttp")
+        .args(["-nv", "-m", "5"])
+        .arg(format!("http://127.0.0.1:{}/a.txt", server.addr.port()))
+        .output()
+        .expect("nghttp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The five were sent at once: the third is the last the connection may start, so
+    // the server says GOAWAY then (NO_ERROR), and finishes what it already took.
+    assert!(text.contains("recv GOAWAY frame"), "{text}");
+    assert!(text.contains("error_code=NO_ERROR(0x00)"), "{text}");
+    assert!(text.matches(":status: 200").count() >= 3, "{text}");
+}
+
+#[test]
+fn nghttp_sees_the_settings_the_flags_ask_for() {
+    let site = site();
+    let server = Server::start(
+        &site.root,
+        &[
+            "--h2c",
+            "--h2-max-streams",
+            "77",
+            "--h2-window",
+            "100000",
+            "--h2-max-frame-size",
+            "32KiB",
+        ],
+    );
+    let out = Command::new("nghttp")
+        .args([
+            "-nv",
+            &format!("http://127.0.0.1:{}/a.txt", server.addr.port()),
+        ])
+        .output()
+        .expect("nghttp (Debian's nghttp2-client; .ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    // The server's SETTINGS frame, as nghttp decodes it.
+    let settings = text
+        .split("recv SETTINGS frame")
+        .nth(1)
+        .expect("a SETTINGS frame from the server");
+    for setting in [
+        "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):77",
+        "SETTINGS_INITIAL_WINDOW_SIZE(0x04):100000",
+        "SETTINGS_MAX_FRAME_SIZE(0x05):32768",
+        "SETTINGS_MAX_HEADER_LIST_SIZE(0x06):16384",
+    ] {
+        assert!(settings.contains(setting), "{setting}:\n{text}");
+    }
+    assert!(text.contains(":status: 200"), "{text}");
 }

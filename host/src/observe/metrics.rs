@@ -19,6 +19,8 @@ use prometheus_client::registry::{Registry, Unit};
 struct RequestLabels {
     method: &'static str,
     class: &'static str,
+    /// `http1` or `http2`: what the client spoke.
+    protocol: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -57,7 +59,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Responses sent, by request method and status class",
+            "Responses sent, by request method, status class and protocol",
             requests.clone(),
         );
         let bytes = Counter::default();
@@ -139,8 +141,9 @@ impl Metrics {
         }
     }
 
-    /// One response sent: its request's method, its status, its size on the wire.
-    pub fn response(&self, method: &[u8], status: u16, bytes: u64) {
+    /// One response sent: its request's method, its status, its size on the wire, and
+    /// whether it went over HTTP/2.
+    pub fn response(&self, method: &[u8], status: u16, bytes: u64, http2: bool) {
         let method = match method {
             b"GET" => "GET",
             b"HEAD" => "HEAD",
@@ -159,7 +162,11 @@ impl Metrics {
             _ => "5xx",
         };
         self.requests
-            .get_or_create(&RequestLabels { method, class })
+            .get_or_create(&RequestLabels {
+                method,
+                class,
+                protocol: if http2 { "http2" } else { "http1" },
+            })
             .inc();
         self.bytes.inc_by(bytes);
     }

@@ -375,7 +375,10 @@ impl Shared {
         started: Instant,
     ) {
         let method = head.split(|&b| b == b' ').next().unwrap_or_default();
-        self.metrics.response(method, reply.status, bytes);
+        // HTTP/2 streams are logged with `HTTP/2.0` as their request line's version.
+        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+        let http2 = line.ends_with(b" HTTP/2.0");
+        self.metrics.response(method, reply.status, bytes, http2);
         self.access_log().write(&access::Entry {
             peer,
             head,
