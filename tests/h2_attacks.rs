@@ -156,6 +156,47 @@ fn a_zero_window_stall_gets_rst_stream_at_the_send_timeout() {
     assert!(raised["resets"][CANCEL].is_null(), "{raised}");
 }
 
+/// The server's open file descriptors.
+fn descriptors(server: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn a_connection_of_stalled_streams_holds_at_most_its_share_of_files() {
+    // 128 streams for a 5 MiB file, none of them ever read: each being sent holds its
+    // file open, and --h2-max-calls (32) bounds how many are.
+    let site = site();
+    common::write(&site.root, "big.bin", common::pattern(5 << 20));
+    let peak = |args: &[&str]| {
+        let mut all = vec!["--h2c"];
+        all.extend_from_slice(args);
+        let server = Server::start(&site.root, &all);
+        let before = descriptors(&server);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/h2/attacks.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .args(["zero_window_many", &server.addr.port().to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut most = 0;
+        while child.try_wait().unwrap().is_none() {
+            most = most.max(descriptors(&server));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        most - before
+    };
+    let limited = peak(&[]);
+    assert!(limited <= 32 + 4, "{limited} descriptors more");
+    let raised = peak(&["--h2-max-calls", "200"]);
+    assert!(
+        raised > 100,
+        "{raised} descriptors more with the limit raised"
+    );
+}
+
 #[test]
 fn ten_thousand_idle_streams_are_refused_past_the_limit() {
     let (limited, raised) = both(

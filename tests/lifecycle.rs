@@ -39,6 +39,27 @@ fn bad_command_lines_get_one_line_and_exit_1() {
         "20",
     ]);
     assert!(e.contains("--slot-instances 20: must be 1 to 10"), "{e}");
+    // HTTP/2's limits, each checked as given.
+    for (flag, value, said) in [
+        (
+            "--h2-max-streams",
+            "0",
+            "--h2-max-streams 0: must be 1 to 1048576",
+        ),
+        (
+            "--h2-max-frame-size",
+            "1KiB",
+            "--h2-max-frame-size 1024: must be 16KiB to 16MiB",
+        ),
+        (
+            "--h2-max-calls",
+            "2000",
+            "--h2-max-calls 2000: must be 1 to --max-instances",
+        ),
+    ] {
+        let e = refuses(&["--root", root, flag, value]);
+        assert!(e.contains(said), "{flag}: {e}");
+    }
     let with_handler = |handler: &str| {
         refuses(&[
             "--root",

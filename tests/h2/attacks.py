@@ -165,6 +165,18 @@ def zero_window():
     return c.result()
 
 
+def zero_window_many():
+    """A window of zero and 128 streams, each for the 5 MiB file, never read."""
+    c = Client(window=0)
+    c.read(0.2)
+    for _ in range(128):
+        stream = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(stream, REQUEST[:3] + [(":path", "/big.bin")], end_stream=True)
+    c.flush()
+    c.read(3.0)
+    return c.result()
+
+
 def idle_streams():
     """10,000 streams opened and left open: HEADERS without END_STREAM, no body."""
     c = Client()

@@ -70,10 +70,19 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
                 Some(tls) => tls.accept(stream).await,
             };
             if let Some(stream) = stream {
-                if stream.agreed_h2() || (shared.h2c && h2c_preface(&stream, &shared).await) {
-                    crate::server::h2::serve(stream, peer, shared.clone(), stop).await;
-                } else {
-                    crate::server::connection::serve(stream, peer, &shared, stop).await;
+                let speaks = match (stream.agreed_h2(), shared.h2c) {
+                    (true, _) => Speaks::Http2,
+                    (false, true) => h2c_preface(&stream, &shared).await,
+                    (false, false) => Speaks::Http1,
+                };
+                match speaks {
+                    Speaks::Http2 => {
+                        crate::server::h2::serve(stream, peer, shared.clone(), stop).await
+                    }
+                    Speaks::Http1 => {
+                        crate::server::connection::serve(stream, peer, &shared, stop).await
+                    }
+                    Speaks::Nothing => {}
                 }
             }
             shared.metrics.connection_closed();
@@ -96,32 +105,46 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
     Ok(())
 }
 
+/// What a connection speaks.
+enum Speaks {
+    Http1,
+    Http2,
+    /// It sent part of the HTTP/2 preface and no more within the header timeout.
+    Nothing,
+}
+
 /// Whether a plain connection opens with the HTTP/2 preface (`--h2c`, prior knowledge),
 /// looked at without taking a byte: anything else is HTTP/1.1, served as without the
-/// flag. Bounded by the header timeout, as a first request head is.
-async fn h2c_preface(stream: &Stream, shared: &Shared) -> bool {
+/// flag. Bounded by the header timeout, as a first request head is; a client that stops
+/// partway through the preface is dropped at it (it does not get a second timeout as
+/// HTTP/1.1).
+async fn h2c_preface(stream: &Stream, shared: &Shared) -> Speaks {
     let Stream::Plain(tcp) = stream else {
-        return false;
+        return Speaks::Http1;
     };
     let preface = crate::server::h2::PREFACE;
     let deadline = tokio::time::Instant::now() + shared.limits.header_timeout;
     let mut buf = [0u8; 24];
+    // A preface split across packets (rare) is looked at again, less and less often:
+    // a client that sends one byte and waits costs a few wake-ups a second, not 1000.
+    let mut pause = Duration::from_millis(1);
     loop {
         let peeked = tokio::time::timeout_at(deadline, tcp.peek(&mut buf)).await;
         let n = match peeked {
             Ok(Ok(n)) if n > 0 => n,
-            _ => return false,
+            Ok(_) => return Speaks::Http1,
+            Err(_) => return Speaks::Nothing,
         };
         if buf[..n] != preface[..n] {
-            return false;
+            return Speaks::Http1;
         }
         if n == preface.len() {
-            return true;
+            return Speaks::Http2;
         }
-        // A preface split across packets (rare): look again shortly.
-        if tokio::time::Instant::now() >= deadline {
-            return false;
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Speaks::Nothing;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
     }
 }

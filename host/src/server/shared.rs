@@ -365,7 +365,8 @@ impl Shared {
     }
 
     /// One response sent (`bytes` of it, the head included, taken by the socket):
-    /// counted for `/metrics`, and its access-log line.
+    /// counted for `/metrics` (`http2`: it answered an HTTP/2 stream), and its
+    /// access-log line.
     pub fn log(
         &self,
         peer: SocketAddr,
@@ -373,11 +374,9 @@ impl Shared {
         reply: &Checked,
         bytes: u64,
         started: Instant,
+        http2: bool,
     ) {
         let method = head.split(|&b| b == b' ').next().unwrap_or_default();
-        // HTTP/2 streams are logged with `HTTP/2.0` as their request line's version.
-        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-        let http2 = line.ends_with(b" HTTP/2.0");
         self.metrics.response(method, reply.status, bytes, http2);
         self.access_log().write(&access::Entry {
             peer,

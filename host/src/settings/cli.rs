@@ -238,10 +238,11 @@ pub struct Args {
     /// (Rapid Reset); past it, GOAWAY.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub h2_max_resets: u32,
-    /// Handler calls one HTTP/2 connection may have in flight; its further streams
-    /// wait (--instance-wait, then 503).
-    #[arg(long, default_value_t = 32, value_name = "N")]
-    pub h2_max_calls: usize,
+    /// Streams one HTTP/2 connection may have being decided or sent at once (each holds
+    /// a handler call, then its file and buffer); its further streams wait
+    /// (--instance-wait, then 503). Unset: 32, or --max-instances if that is fewer.
+    #[arg(long, value_name = "N")]
+    pub h2_max_calls: Option<usize>,
     /// Admin socket (a Unix socket, mode 0600, only this user): `sandserve swap`,
     /// `rollback` and `status` use it [default: none, no admin channel]. Refused at
     /// start if the path is taken by anything but a stale socket.

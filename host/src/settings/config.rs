@@ -133,6 +133,10 @@ impl Config {
                     .with_context(|| format!("--metrics {addr}: not an IP:port address"))
             })
             .transpose()?;
+        // Checked after --max-instances, which --h2-max-calls is measured against.
+        if !(1..=10_000).contains(&args.max_instances) {
+            bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
+        }
         let h2 = crate::settings::http2::Http2::from_args(&args)?;
         let handler = match args.handler {
             None => HandlerSource::BuiltIn,
@@ -220,9 +224,6 @@ impl Config {
                 "--handler-keep-resident {size}: must be at most --handler-memory ({} bytes)",
                 args.handler_memory
             );
-        }
-        if !(1..=10_000).contains(&args.max_instances) {
-            bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
         }
         let instances = args.max_instances;
         // Unset: a share of the pool, so that one slot cannot take it all.

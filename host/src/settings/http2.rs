@@ -32,61 +32,72 @@ pub struct Http2 {
 impl Http2 {
     /// The `--h2-*` flags, each checked against what RFC 9113 and the server allow.
     pub fn from_args(args: &Args) -> Result<Http2> {
-        let within = |flag: &str, value: usize, low: usize, high: usize, say: &str| -> Result<()> {
+        let most = 1 << 20;
+        let instances = args.max_instances as usize;
+        let calls = args.h2_max_calls.unwrap_or(32.min(instances));
+        for (flag, value, low, high, say) in [
+            (
+                "h2-max-streams",
+                args.h2_max_streams as usize,
+                1,
+                most,
+                "1 to 1048576",
+            ),
+            (
+                "h2-max-header-list",
+                args.h2_max_header_list,
+                1 << 10,
+                16 << 20,
+                "1KiB to 16MiB",
+            ),
+            (
+                "h2-max-frame-size",
+                args.h2_max_frame_size,
+                16 << 10,
+                (16 << 20) - 1,
+                "16KiB to 16MiB",
+            ),
+            (
+                "h2-window",
+                args.h2_window,
+                1,
+                (1 << 31) - 1,
+                "1 byte to 2GiB",
+            ),
+            (
+                "h2-max-send-buffer",
+                args.h2_max_send_buffer,
+                1 << 10,
+                64 << 20,
+                "1KiB to 64MiB",
+            ),
+            (
+                "h2-max-pending-resets",
+                args.h2_max_pending_resets,
+                1,
+                most,
+                "1 to 1048576",
+            ),
+            (
+                "h2-max-error-resets",
+                args.h2_max_error_resets,
+                1,
+                most,
+                "1 to 1048576",
+            ),
+            (
+                "h2-max-resets",
+                args.h2_max_resets as usize,
+                1,
+                most,
+                "1 to 1048576",
+            ),
+            ("h2-max-calls", calls, 1, instances, "1 to --max-instances"),
+        ] {
             if !(low..=high).contains(&value) {
                 bail!("--{flag} {value}: must be {say}");
             }
-            Ok(())
-        };
-        within(
-            "h2-max-streams",
-            args.h2_max_streams as usize,
-            1,
-            1 << 20,
-            "1 to 1048576",
-        )?;
-        within(
-            "h2-max-header-list",
-            args.h2_max_header_list,
-            1 << 10,
-            16 << 20,
-            "1KiB to 16MiB",
-        )?;
-        within(
-            "h2-max-frame-size",
-            args.h2_max_frame_size,
-            16 << 10,
-            (16 << 20) - 1,
-            "16KiB to 16MiB",
-        )?;
-        within(
-            "h2-window",
-            args.h2_window,
-            1,
-            (1 << 31) - 1,
-            "1 byte to 2GiB",
-        )?;
-        within(
-            "h2-max-send-buffer",
-            args.h2_max_send_buffer,
-            1 << 10,
-            64 << 20,
-            "1KiB to 64MiB",
-        )?;
-        within(
-            "h2-max-resets",
-            args.h2_max_resets as usize,
-            1,
-            1 << 20,
-            "at least 1",
-        )?;
-        within(
-            "h2-max-calls",
-            args.h2_max_calls,
-            1,
-            args.max_instances as usize,
-            "1 to --max-instances",
-        )?;
+        }
         Ok(Http2 {
             max_streams: args.h2_max_streams,
             max_header_list: args.h2_max_header_list as u32,
@@ -96,7 +107,7 @@ impl Http2 {
             max_pending_resets: args.h2_max_pending_resets,
             max_error_resets: args.h2_max_error_resets,
             max_resets_per_second: args.h2_max_resets,
-            max_calls: args.h2_max_calls,
+            max_calls: calls,
         })
     }
 }

@@ -124,7 +124,7 @@ async fn serve_requests(
         let mut sent = 0;
         let patience = shared.limits.send_timeout;
         let result = send::send(stream, &reply.head, &reply.body, patience, &mut sent).await;
-        shared.log(peer, &buf[..head_len], &reply, sent, started);
+        shared.log(peer, &buf[..head_len], &reply, sent, started, false);
         result?;
         buf.drain(..head_len);
         if reply.close {
@@ -152,7 +152,7 @@ async fn refuse(
     let mut sent = 0;
     let patience = shared.limits.send_timeout;
     let result = send::send(stream, &reply.head, &reply.body, patience, &mut sent).await;
-    shared.log(peer, head, &reply, sent, Instant::now());
+    shared.log(peer, head, &reply, sent, Instant::now(), false);
     result?;
     linger_close(stream).await
 }

@@ -39,12 +39,20 @@ pub fn request_head<B>(request: &Request<B>) -> Result<Vec<u8>, Malformed> {
     head.extend_from_slice(target.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
     let fields = request.headers();
-    let host = match uri.authority() {
-        Some(authority) => Some(authority.as_str().as_bytes()),
-        None => fields.get(http::header::HOST).map(HeaderValue::as_bytes),
-    };
-    let Some(host) = host else {
-        return Err(Malformed("neither :authority nor Host"));
+    // One host: `:authority`, or a single `Host` field; both, only if they agree
+    // (RFC 9113 §8.3.1).
+    let mut hosts = fields.get_all(http::header::HOST).iter();
+    let (field_host, another) = (hosts.next(), hosts.next());
+    if another.is_some() {
+        return Err(Malformed("more than one Host"));
+    }
+    let host = match (uri.authority(), field_host) {
+        (Some(authority), Some(field)) if authority.as_str().as_bytes() != field.as_bytes() => {
+            return Err(Malformed("Host differs from :authority"));
+        }
+        (Some(authority), _) => authority.as_str().as_bytes(),
+        (None, Some(field)) => field.as_bytes(),
+        (None, None) => return Err(Malformed("neither :authority nor Host")),
     };
     field(&mut head, b"host", host);
     let mut cookies: Vec<&[u8]> = Vec::new();
@@ -87,10 +95,26 @@ pub fn response(head: &[u8]) -> Option<Response<()>> {
     };
     let mut response = Response::new(());
     *response.status_mut() = StatusCode::from_u16(parsed.code?).ok()?;
+    // The fields a `Connection` field names are the connection's too (RFC 9110 §7.6.1).
+    let named: Vec<String> = parsed
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| {
+            String::from_utf8_lossy(h.value)
+                .split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let out = response.headers_mut();
     for header in parsed.headers.iter() {
         let name = HeaderName::from_bytes(header.name.as_bytes()).ok()?;
-        if CONNECTION_SPECIFIC.contains(&name.as_str()) {
+        let name_str = name.as_str();
+        if CONNECTION_SPECIFIC.contains(&name_str)
+            || name_str == "te"
+            || named.iter().any(|n| n == name_str)
+        {
             continue;
         }
         out.append(name, HeaderValue::from_bytes(header.value).ok()?);
@@ -142,6 +166,23 @@ mod tests {
             .body(())
             .unwrap();
         assert!(head(trailers).is_ok());
+        // Two hosts that disagree, or two Host fields, are malformed.
+        let two = Request::get("https://a.test/")
+            .header("host", "b.test")
+            .body(())
+            .unwrap();
+        assert!(head(two).is_err());
+        let same = Request::get("https://a.test/")
+            .header("host", "a.test")
+            .body(())
+            .unwrap();
+        assert!(head(same).is_ok());
+        let twice = Request::get("/p")
+            .header("host", "a.test")
+            .header("host", "a.test")
+            .body(())
+            .unwrap();
+        assert!(head(twice).is_err());
         // No authority: a Host field will do; neither is malformed.
         let host = Request::get("/p")
             .header("host", "h.test")
@@ -157,13 +198,15 @@ mod tests {
     #[test]
     fn a_response_head_loses_its_connection_fields() {
         let response = response(
-            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nX-A: 2\r\n\r\n",
+            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\nConnection: close, X-Hop\r\nKeep-Alive: timeout=5\r\nTE: gzip\r\nX-Hop: 1\r\nX-A: 1\r\nX-A: 2\r\n\r\n",
         )
         .unwrap();
         assert_eq!(response.status(), 206);
         let fields = response.headers();
         assert_eq!(fields.get("content-length").unwrap(), "3");
-        assert!(fields.get("connection").is_none() && fields.get("keep-alive").is_none());
+        for gone in ["connection", "keep-alive", "te", "x-hop"] {
+            assert!(fields.get(gone).is_none(), "{gone}");
+        }
         assert_eq!(fields.get_all("x-a").iter().count(), 2);
     }
 }

@@ -57,11 +57,20 @@ where
     let mut index = 0u32;
     let mut resets = Resets::new(limits.max_resets_per_second);
     let mut idle_since = Instant::now();
-    let mut closing: Option<Instant> = None;
+    let grace = shared.limits.shutdown_grace;
+    // GOAWAY sent (the last stream, a handler's close, idle): the streams in flight
+    // finish under their own timeouts, and an idle connection ends `grace` later even
+    // if the client never acknowledges.
+    let mut graceful: Option<Instant> = None;
+    // Shutdown or a misbehaving client: the connection ends by then, whatever its
+    // streams are doing.
+    let mut deadline: Option<Instant> = None;
     loop {
-        let idle = idle_since + shared.limits.keepalive_timeout;
-        // Once GOAWAY is sent, the streams in flight get the grace period, no more.
-        let until = closing.map_or(idle, |at| at + shared.limits.shutdown_grace);
+        let wake = match (deadline, graceful) {
+            (Some(by), _) => by,
+            (None, Some(at)) => at + grace,
+            (None, None) => idle_since + shared.limits.keepalive_timeout,
+        };
         tokio::select! {
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
@@ -70,45 +79,57 @@ where
                     );
                     streams.spawn(task);
                     index = index.saturating_add(1);
-                    // The last request a connection may make: GOAWAY now, so the
+                    // The last stream a connection may start: GOAWAY now, so the
                     // client opens a new connection for the next.
-                    if index >= shared.limits.max_requests && closing.is_none() {
-                        connection.graceful_shutdown();
-                        closing = Some(Instant::now());
+                    if index >= shared.limits.max_requests {
+                        goaway(&mut connection, &mut graceful);
                     }
                 }
                 Some(Err(e)) => return debug(peer, "connection", &e),
                 None => break,
             },
             Some(ended) = streams.join_next(), if !streams.is_empty() => {
-                let Ok(ended) = ended else { continue };
-                if ended.reset && resets.one_more() {
-                    tracing::warn!("{peer}: HTTP/2 peer reset over {} streams a second: GOAWAY", limits.max_resets_per_second);
-                    connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
-                    closing.get_or_insert_with(Instant::now);
-                }
-                if ended.close && closing.is_none() {
-                    connection.graceful_shutdown();
-                    closing = Some(Instant::now());
-                }
                 if streams.is_empty() {
                     idle_since = Instant::now();
                 }
+                let Ok(ended) = ended else { continue };
+                if ended.reset && resets.one_more() && deadline.is_none() {
+                    tracing::warn!(
+                        "{peer}: HTTP/2 peer reset over {} streams a second: GOAWAY",
+                        limits.max_resets_per_second
+                    );
+                    connection.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
+                    deadline = Some(Instant::now() + Duration::from_secs(1));
+                }
+                if ended.close {
+                    goaway(&mut connection, &mut graceful);
+                }
             }
-            _ = shutdown.cancelled(), if closing.is_none() => {
-                connection.graceful_shutdown();
-                closing = Some(Instant::now());
+            _ = shutdown.cancelled(), if deadline.is_none() => {
+                goaway(&mut connection, &mut graceful);
+                deadline = Some(Instant::now() + grace);
             }
-            _ = sleep_until(until.into()), if streams.is_empty() || closing.is_some() => {
-                if closing.is_some() {
+            _ = sleep_until(wake.into()), if deadline.is_some() || streams.is_empty() => {
+                if deadline.is_some() || graceful.is_some() {
                     break;
                 }
-                connection.graceful_shutdown();
-                closing = Some(Instant::now());
+                goaway(&mut connection, &mut graceful);
             }
         }
     }
     streams.abort_all();
+}
+
+/// Sends GOAWAY once (`graceful` remembers when).
+fn goaway<T, B>(connection: &mut h2::server::Connection<T, B>, graceful: &mut Option<Instant>)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    B: bytes::Buf,
+{
+    if graceful.is_none() {
+        connection.graceful_shutdown();
+        *graceful = Some(Instant::now());
+    }
 }
 
 fn debug(peer: SocketAddr, what: &str, e: &h2::Error) {
@@ -117,7 +138,8 @@ fn debug(peer: SocketAddr, what: &str, e: &h2::Error) {
     }
 }
 
-/// Peer resets counted over a sliding second.
+/// Peer resets counted per second (fixed one-second windows, so up to twice the limit
+/// can pass across a window's edge).
 struct Resets {
     max: u32,
     window: Instant,

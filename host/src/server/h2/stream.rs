@@ -51,14 +51,15 @@ pub async fn serve(
     let request = Request::from_parts(parts, ());
     // The body is read and dropped beside the rest, so that the peer's window for it
     // reopens; `--max-discarded-body` bounds it, as on HTTP/1.1.
+    // (Most requests have none: their HEADERS ended the stream, and no task is spent.)
     let limit = shared.limits.max_discarded_body;
-    let discard = tokio::spawn(discard(body, limit));
+    let discard = (!body.is_end_stream()).then(|| tokio::spawn(discard(body, limit)));
     let head = match head::request_head(&request) {
         Ok(head) => head,
         Err(head::Malformed(why)) => {
             tracing::debug!("{peer}: HTTP/2 stream refused: {why}");
             respond.send_reset(Reason::PROTOCOL_ERROR);
-            discard.abort();
+            discard.inspect(|task| task.abort());
             return Ended {
                 close: false,
                 reset: false,
@@ -71,25 +72,25 @@ pub async fn serve(
         index,
         protocol: Protocol::Http2,
     };
+    // One connection takes at most its share of the handler calls, and holds it until
+    // the answer is sent: a stream being sent keeps its file open and its buffer.
+    let wait = shared.limits.instance_wait;
     let decide = async {
-        match request::check(&head) {
+        let Ok(Ok(call)) = timeout(wait, calls.acquire()).await else {
+            return (response::busy_response(is_head), None);
+        };
+        let reply = match request::check(&head) {
             Err(refusal) => response::error_response(refusal.status, None, is_head),
-            Ok(checked) => {
-                // One connection takes at most its share of the handler calls.
-                let wait = shared.limits.instance_wait;
-                let Ok(Ok(_call)) = timeout(wait, calls.acquire()).await else {
-                    return response::busy_response(is_head);
-                };
-                shared.respond(&head, client, checked.head_method).await
-            }
-        }
+            Ok(checked) => shared.respond(&head, client, checked.head_method).await,
+        };
+        (reply, Some(call))
     };
     // A stream the peer resets while it is decided drops the call (instance and slot
     // freed at once) instead of finishing it for nobody.
-    let reply = tokio::select! {
-        reply = decide => reply,
+    let (reply, _call) = tokio::select! {
+        decided = decide => decided,
         _ = poll_fn(|cx| respond.poll_reset(cx)) => {
-            discard.abort();
+            discard.inspect(|task| task.abort());
             return Ended { close: false, reset: true };
         }
     };
@@ -102,14 +103,16 @@ pub async fn serve(
         &mut sent,
     )
     .await;
-    shared.log(peer, &for_log(&head), &reply, sent, started);
-    discard.abort();
+    shared.log(peer, &for_log(&head), &reply, sent, started, true);
+    discard.inspect(|task| task.abort());
     Ended {
         // A handler's `close` ends the connection after its streams in flight. The
         // host's own refusals close an HTTP/1.1 connection because its framing can no
         // longer be trusted; HTTP/2's framing is the `h2` crate's, so they do not.
         close: reply.close && reply.decided_by.is_some(),
-        reset: result.is_err(),
+        // Only the peer's resets count towards `--h2-max-resets`, not the server's own
+        // (a window left shut, a file that shrank).
+        reset: result.is_err_and(|e| e.is_reset() && e.is_remote()),
     }
 }
 
@@ -151,6 +154,7 @@ async fn send(
         return Ok(());
     }
     let last = reply.body.pieces.len() - 1;
+    let mut ended = false;
     for (i, piece) in reply.body.pieces.iter().enumerate() {
         let (len, offset) = match piece {
             Piece::Bytes(bytes) => (bytes.len() as u64, 0),
@@ -168,8 +172,13 @@ async fn send(
             };
             done += n as u64;
             *sent += n as u64;
-            stream.send_data(chunk, i == last && done == len)?;
+            ended = i == last && done == len;
+            stream.send_data(chunk, ended)?;
         }
+    }
+    // A body whose last piece is empty: the stream still ends with END_STREAM.
+    if !ended {
+        stream.send_data(Bytes::new(), true)?;
     }
     Ok(())
 }
