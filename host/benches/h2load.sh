@@ -48,7 +48,7 @@ sleep 2
 
 # req/s of one h2load run: URL CONNECTIONS
 rps() {
-  taskset -c 1 h2load -D "$secs" --warm-up-time 1 -c "$2" -m 10 -t 1 "$1" 2>/dev/null |
+  taskset -c 1 h2load ${H1:+--h1} -D "$secs" --warm-up-time 1 -c "$2" -m 10 -t 1 "$1" 2>/dev/null |
     awk '/^finished in/ {gsub(",", "", $4); r = int($4)}
          /^status codes:/ {ok = ($3 + 0 > 0 && $5 + $7 + $9 == 0)}
          END {print (ok ? r : "not-2xx")}'

@@ -153,9 +153,10 @@ async fn send(
     if empty {
         return Ok(());
     }
-    let last = reply.body.pieces.len() - 1;
+    let pieces = &reply.body.pieces;
+    let last = pieces.len() - 1;
     let mut ended = false;
-    for (i, piece) in reply.body.pieces.iter().enumerate() {
+    for (i, piece) in pieces.iter().enumerate() {
         let (len, offset) = match piece {
             Piece::Bytes(bytes) => (bytes.len() as u64, 0),
             Piece::File { offset, length, .. } => (*length, *offset),
