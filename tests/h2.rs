@@ -257,3 +257,34 @@ fn nghttp_sees_the_settings_the_flags_ask_for() {
     }
     assert!(text.contains(":status: 200"), "{text}");
 }
+
+#[test]
+fn shutdown_sends_goaway_and_lets_a_stream_in_flight_finish() {
+    let (site, big) = site_with_big_file();
+    let mut server = Server::start(&site.root, &["--h2c"]);
+    // A download that takes about 5 s (1 MB/s; --shutdown-grace is 10 s), over HTTP/2.
+    let out = site.parent.path().join("got.bin");
+    let mut curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+            "--limit-rate",
+            "2M",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(format!("http://127.0.0.1:{}/big.bin", server.addr.port()))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.signal("TERM");
+    let status = curl.wait().unwrap();
+    assert!(status.success(), "the stream in flight was cut short");
+    assert!(std::fs::read(&out).unwrap() == big, "not the file");
+    let status = server
+        .wait_exit(std::time::Duration::from_secs(10))
+        .expect("did not exit");
+    assert!(status.success(), "{status}");
+}
