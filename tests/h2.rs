@@ -288,3 +288,65 @@ fn shutdown_sends_goaway_and_lets_a_stream_in_flight_finish() {
         .expect("did not exit");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn a_handler_close_ends_the_connection_with_goaway_after_its_answer() {
+    let site = site();
+    let server = Server::start(&site.root, &["--h2c"]);
+    // An encoded dot segment passes the host's check; the built-in handler refuses it
+    // (400) and asks to close, which under HTTP/2 is a GOAWAY, not a cut.
+    let out = Command::new("nghttp")
+        .args([
+            "-nv",
+            &format!("http://127.0.0.1:{}/%2e%2e/x", server.addr.port()),
+        ])
+        .output()
+        .expect("nghttp");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(":status: 400"), "{text}");
+    assert!(text.contains("recv GOAWAY frame"), "{text}");
+    assert!(text.contains("error_code=NO_ERROR(0x00)"), "{text}");
+}
+
+#[test]
+fn mounts_and_record_work_per_stream() {
+    let site = site();
+    let file = site.parent.path().join("heads.jsonl");
+    let mount = format!("/m/={}", common::NAIVE_WASM);
+    let server = Server::start(
+        &site.root,
+        &[
+            "--h2c",
+            "--record",
+            file.to_str().unwrap(),
+            "--mount",
+            &mount,
+        ],
+    );
+    let ask = |path: &str| curl(&server, None, &["--http2-prior-knowledge", "-i"], path);
+    let (code, out, err) = ask("/m/a.txt");
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.starts_with("HTTP/2 200"), "{text}");
+    assert!(text.contains("x-handler: naive"), "{text}");
+    assert!(text.ends_with("hello from a\n"), "{text}");
+    // The recorded head is the one the handler saw: HTTP/1.1, with Host.
+    let port = server.addr.port();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let recorded = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if !text.is_empty() || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let line: serde_json::Value = serde_json::from_str(recorded.lines().next().unwrap()).unwrap();
+    assert_eq!(line["mount"], "/m/");
+    let head = line["head"].as_str().unwrap();
+    assert!(
+        head.starts_with(&format!(
+            "GET /a.txt HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        )),
+        "{head}"
+    );
+}
