@@ -25,6 +25,19 @@ fn chromium() -> Option<PathBuf> {
         })
 }
 
+/// Chromium, or `None` (said on stderr) when it is missing and not required.
+fn browser() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SANDSERVE_REQUIRE_BROWSER").is_none(),
+            "SANDSERVE_REQUIRE_BROWSER is set but no chromium is installed"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium; .ci/run does)");
+    }
+    found
+}
+
 /// Runs headless Chromium on `url` with `args` (`--dump-dom` or `--screenshot=…`);
 /// returns what it printed on stdout.
 fn run(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
@@ -54,12 +67,7 @@ fn run(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
 
 #[test]
 fn the_default_site_and_a_listing_render_in_chromium() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("SANDSERVE_REQUIRE_BROWSER").is_none(),
-            "SANDSERVE_REQUIRE_BROWSER is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium (apt-get install chromium; .ci/run does)");
+    let Some(browser) = browser() else {
         return;
     };
     let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../static");
@@ -147,12 +155,7 @@ fn the_default_site_and_a_listing_render_in_chromium() {
 
 #[test]
 fn chromium_loads_the_default_site_over_one_http2_connection() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("SANDSERVE_REQUIRE_BROWSER").is_none(),
-            "SANDSERVE_REQUIRE_BROWSER is set but no chromium is installed"
-        );
-        eprintln!("skipped: no chromium (apt-get install chromium; .ci/run does)");
+    let Some(browser) = browser() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

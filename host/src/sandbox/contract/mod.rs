@@ -11,6 +11,7 @@ use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, Ty
 use crate::sandbox::bindings::{wit, wit_root};
 use crate::sandbox::store::Sandbox;
 
+mod frozen;
 pub mod looks;
 mod v2;
 mod v3;

@@ -3,6 +3,7 @@
 //! `root` import answered by the current one's, whose functions are the same.
 
 use crate::sandbox::bindings::{v3, wit, wit_root};
+use crate::sandbox::contract::frozen::frozen;
 use crate::sandbox::root::{Lent, MAX_READ};
 
 use v3::sandserve::server::root as old_root;
@@ -12,63 +13,19 @@ pub type Request = old::Request;
 pub type Response = old::Response;
 
 pub fn request(request: &wit::Request) -> Request {
-    let p = &request.policy;
     old::Request {
         head: request.head.clone(),
-        peer: old::Peer {
-            ip: request.peer.ip.clone(),
-            port: request.peer.port,
-        },
+        peer: peer(&request.peer),
         index_on_connection: request.index_on_connection,
         received: old::Instant {
             seconds: request.received.seconds,
             nanoseconds: request.received.nanoseconds,
         },
-        policy: old::Policy {
-            min_user_agent_len: p.min_user_agent_len,
-            serve_dotfiles: p.serve_dotfiles,
-            server_name: p.server_name.clone(),
-            cache_control: p
-                .cache_control
-                .iter()
-                .map(|rule| old::CacheRule {
-                    pattern: rule.pattern.clone(),
-                    value: rule.value.clone(),
-                })
-                .collect(),
-            extra_headers: p.extra_headers.clone(),
-            list_dirs: p.list_dirs,
-            fallback: p.fallback.clone(),
-        },
+        policy: policy(&request.policy),
     }
 }
 
-pub fn response(response: Response) -> wit::Response {
-    let range = |r: old::FileRange| wit::FileRange {
-        path: r.path,
-        offset: r.offset,
-        length: r.length,
-    };
-    let body = match response.body {
-        old::Body::Empty => wit::Body::Empty,
-        old::Body::Bytes(bytes) => wit::Body::Bytes(bytes),
-        old::Body::File(r) => wit::Body::File(range(r)),
-        old::Body::Chunks(chunks) => wit::Body::Chunks(
-            chunks
-                .into_iter()
-                .map(|chunk| match chunk {
-                    old::Chunk::Bytes(bytes) => wit::Chunk::Bytes(bytes),
-                    old::Chunk::File(r) => wit::Chunk::File(range(r)),
-                })
-                .collect(),
-        ),
-    };
-    wit::Response {
-        head: response.head,
-        body,
-        close: response.close,
-    }
-}
+frozen!(old);
 
 impl old::Host for Lent {}
 
