@@ -70,7 +70,7 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
                 Some(tls) => tls.accept(stream).await,
             };
             if let Some(stream) = stream {
-                let speaks = match (stream.agreed_h2(), shared.h2c) {
+                let speaks = match (stream.agreed_h2(), shared.h2.h2c) {
                     (true, _) => Speaks::Http2,
                     (false, true) => h2c_preface(&stream, &shared).await,
                     (false, false) => Speaks::Http1,

@@ -53,10 +53,8 @@ pub struct Shared {
     swapper: Swapper,
     recorder: Option<Recorder>,
     pub limits: Limits,
-    /// HTTP/2's own limits (`--h2-*`).
+    /// HTTP/2's own settings (`--h2c`, `--h2-*`).
     pub h2: Http2,
-    /// `--h2c`: a plain connection that opens with the HTTP/2 preface speaks HTTP/2.
-    pub h2c: bool,
     /// Replaced whole when SIGHUP re-reads new log settings (`reload`).
     access_log: RwLock<AccessLog>,
     /// What is counted for `/metrics`.
@@ -178,7 +176,6 @@ impl Shared {
                 instance_wait: config.instance_wait,
             },
             h2: config.h2.clone(),
-            h2c: config.h2c,
             access_log: RwLock::new(AccessLog::open(
                 config.access_log,
                 config.access_log_file.as_deref(),

@@ -77,8 +77,6 @@ pub struct Config {
     pub cache_max: u64,
     pub access_log: crate::observe::access::Format,
     pub access_log_file: Option<PathBuf>,
-    /// `--h2c`.
-    pub h2c: bool,
     /// The `--h2-*` limits.
     pub h2: crate::settings::http2::Http2,
     /// `--tls-cert` and `--tls-key`: HTTPS when set.
@@ -292,7 +290,6 @@ impl Config {
             max_connections: args.max_connections,
             max_requests: args.max_requests,
             max_discarded_body: args.max_discarded_body as u64,
-            h2c: args.h2c,
             h2,
             admin: args.admin,
             metrics,

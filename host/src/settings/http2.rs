@@ -9,6 +9,8 @@ use crate::settings::cli::Args;
 /// The HTTP/2 limits, from the `--h2-*` flags.
 #[derive(Debug, Clone)]
 pub struct Http2 {
+    /// `--h2c`: a plain connection that opens with the HTTP/2 preface speaks HTTP/2.
+    pub h2c: bool,
     /// SETTINGS_MAX_CONCURRENT_STREAMS.
     pub max_streams: u32,
     /// SETTINGS_MAX_HEADER_LIST_SIZE, enforced across CONTINUATION frames.
@@ -99,6 +101,7 @@ impl Http2 {
             }
         }
         Ok(Http2 {
+            h2c: args.h2c,
             max_streams: args.h2_max_streams,
             max_header_list: args.h2_max_header_list as u32,
             max_frame_size: args.h2_max_frame_size as u32,

@@ -16,6 +16,7 @@ use h2::{Reason, RecvStream, SendStream};
 use http::Request;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::http::request;
 use crate::sandbox::bindings::wit::Protocol;
@@ -52,14 +53,15 @@ pub async fn serve(
     // The body is read and dropped beside the rest, so that the peer's window for it
     // reopens; `--max-discarded-body` bounds it, as on HTTP/1.1.
     // (Most requests have none: their HEADERS ended the stream, and no task is spent.)
+    // The task ends with the stream, however the stream ends.
     let limit = shared.limits.max_discarded_body;
-    let discard = (!body.is_end_stream()).then(|| tokio::spawn(discard(body, limit)));
+    let _discard =
+        (!body.is_end_stream()).then(|| AbortOnDropHandle::new(tokio::spawn(discard(body, limit))));
     let head = match head::request_head(&request) {
         Ok(head) => head,
         Err(head::Malformed(why)) => {
             tracing::debug!("{peer}: HTTP/2 stream refused: {why}");
             respond.send_reset(Reason::PROTOCOL_ERROR);
-            discard.inspect(|task| task.abort());
             return Ended {
                 close: false,
                 reset: false,
@@ -90,7 +92,6 @@ pub async fn serve(
     let (reply, _call) = tokio::select! {
         decided = decide => decided,
         _ = poll_fn(|cx| respond.poll_reset(cx)) => {
-            discard.inspect(|task| task.abort());
             return Ended { close: false, reset: true };
         }
     };
@@ -104,7 +105,6 @@ pub async fn serve(
     )
     .await;
     shared.log(peer, &for_log(&head), &reply, sent, started, true);
-    discard.inspect(|task| task.abort());
     Ended {
         // A handler's `close` ends the connection after its streams in flight. The
         // host's own refusals close an HTTP/1.1 connection because its framing can no
