@@ -154,27 +154,27 @@ def hpack_bomb():
     return c.result()
 
 
-def zero_window():
-    """A window of zero, a request for a 5 MiB file, and never a WINDOW_UPDATE."""
+def stalled(streams, seconds):
+    """A window of zero, `streams` requests for the 5 MiB file, and never a
+    WINDOW_UPDATE, for `seconds`."""
     c = Client(window=0)
     c.read(0.2)
-    stream = c.conn.get_next_available_stream_id()
-    c.conn.send_headers(stream, REQUEST[:3] + [(":path", "/big.bin")], end_stream=True)
-    c.flush()
-    c.read(float(sys.argv[3]) if len(sys.argv) > 3 else 4.0)
-    return c.result()
-
-
-def zero_window_many():
-    """A window of zero and 128 streams, each for the 5 MiB file, never read."""
-    c = Client(window=0)
-    c.read(0.2)
-    for _ in range(128):
+    for _ in range(streams):
         stream = c.conn.get_next_available_stream_id()
         c.conn.send_headers(stream, REQUEST[:3] + [(":path", "/big.bin")], end_stream=True)
     c.flush()
-    c.read(3.0)
+    c.read(seconds)
     return c.result()
+
+
+def zero_window():
+    """One stalled stream, for argv[3] seconds (4 if not given)."""
+    return stalled(1, float(sys.argv[3]) if len(sys.argv) > 3 else 4.0)
+
+
+def zero_window_many():
+    """128 stalled streams on one connection, for 3 s."""
+    return stalled(128, 3.0)
 
 
 def idle_streams():
