@@ -62,6 +62,9 @@ pub struct Entry<'a> {
     /// The handler was stopped at its deadline (the 500 is the host's).
     pub deadline: bool,
     pub at: SystemTime,
+    /// It answered an HTTP/2 stream: the request field says `HTTP/2.0`, the protocol
+    /// the client spoke, not the HTTP/1.1 of the head the handler was given.
+    pub http2: bool,
 }
 
 pub struct AccessLog {
@@ -121,7 +124,12 @@ impl AccessLog {
 
 /// One line, with its newline, in `format`.
 pub fn line(format: Format, e: &Entry<'_>) -> Vec<u8> {
-    let request = crate::http::request::request_line(e.head);
+    let mut request = crate::http::request::request_line(e.head);
+    if e.http2
+        && let Some(start) = request.strip_suffix("HTTP/1.1")
+    {
+        request = format!("{start}HTTP/2.0");
+    }
     let (version, handler_us) = match e.handler {
         Some((version, micros)) => (version, micros.to_string()),
         None => ("-", "-".to_owned()),
@@ -242,7 +250,18 @@ mod tests {
             handler: Some(("3f2a9c1d0e5b", 40)),
             deadline: false,
             at: UNIX_EPOCH + Duration::from_secs(971_186_136),
+            http2: false,
         }
+    }
+
+    /// An HTTP/2 stream's line names the protocol the client spoke.
+    #[test]
+    fn an_http2_stream_is_logged_as_http2() {
+        let head = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+        let mut e = entry(head);
+        e.http2 = true;
+        let line = String::from_utf8(super::line(Format::Sandserve, &e)).unwrap();
+        assert!(line.contains("\"GET /a HTTP/2.0\" 200"), "{line}");
     }
 
     /// A call stopped at its deadline says so in the formats of our own, never in the

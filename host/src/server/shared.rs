@@ -387,6 +387,7 @@ impl Shared {
                 .map(|d| (d.version.as_str(), d.micros)),
             deadline: reply.decided_by.as_ref().is_some_and(|d| d.deadline),
             at: std::time::SystemTime::now(),
+            http2,
         });
     }
 }

@@ -104,7 +104,7 @@ pub async fn serve(
         &mut sent,
     )
     .await;
-    shared.log(peer, &for_log(&head), &reply, sent, started, true);
+    shared.log(peer, &head, &reply, sent, started, true);
     Ended {
         // A handler's `close` ends the connection after its streams in flight. The
         // host's own refusals close an HTTP/1.1 connection because its framing can no
@@ -114,23 +114,6 @@ pub async fn serve(
         // (a window left shut, a file that shrank).
         reset: result.is_err_and(|e| e.is_reset() && e.is_remote()),
     }
-}
-
-/// The head with `HTTP/2.0` as its version, for the access log: the protocol is the
-/// connection's, whatever the head the handler saw says.
-fn for_log(head: &[u8]) -> Vec<u8> {
-    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-    let line = &head[..end];
-    let mut out = Vec::with_capacity(head.len());
-    match line.strip_suffix(b"HTTP/1.1") {
-        Some(start) => {
-            out.extend_from_slice(start);
-            out.extend_from_slice(b"HTTP/2.0");
-        }
-        None => out.extend_from_slice(line),
-    }
-    out.extend_from_slice(&head[end..]);
-    out
 }
 
 /// Writes the answer: HEADERS, then the body as DATA (none for HEAD, 204 and 304, whose
