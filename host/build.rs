@@ -42,6 +42,7 @@ fn main() {
         "tests/fixtures/stalling",
         "tests/fixtures/slowstart",
         "tests/fixtures/looker",
+        "tests/fixtures/former",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -56,7 +57,7 @@ fn main() {
         return;
     }
 
-    // The built-in handler, the 0.4.0 fixture (looker) and the 0.3.0 ones (prober,
+    // The built-in handler, the 0.5.0 fixture (former), the 0.4.0 one (looker) and the 0.3.0 ones (prober,
     // slowstart) import nothing of WASI: they are built for wasm32-unknown-unknown,
     // whose std makes no system calls, and made components here. The 0.2.0 fixtures
     // read the root through WASI, as handlers of that contract must, and the stalling
@@ -72,6 +73,7 @@ fn main() {
             "prober-fixture",
             "slowstart-fixture",
             "looker-fixture",
+            "former-fixture",
         ],
         &[STACK, "-C link-arg=--initial-memory=524288"],
     );
@@ -96,6 +98,7 @@ fn main() {
         "prober_fixture",
         "slowstart_fixture",
         "looker_fixture",
+        "former_fixture",
     ] {
         copy(
             &componentize(&bare, name),
@@ -193,6 +196,7 @@ fn export_all(dir: &Path) {
         ("SANDSERVE_PROBER_WASM", "prober_fixture"),
         ("SANDSERVE_SLOWSTART_WASM", "slowstart_fixture"),
         ("SANDSERVE_LOOKER_WASM", "looker_fixture"),
+        ("SANDSERVE_FORMER_WASM", "former_fixture"),
         ("SANDSERVE_HOSTILE_WASM", "hostile_fixture"),
         ("SANDSERVE_NAIVE_WASM", "naive_fixture"),
         ("SANDSERVE_TRAPPING_WASM", "trapping_fixture"),

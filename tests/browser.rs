@@ -65,6 +65,38 @@ fn run(browser: &Path, profile: &Path, url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Each URL Chromium's net log (`--log-net-log`) has response headers for, with the
+/// `Content-Encoding` they named.
+fn response_codings(netlog: &Path) -> Vec<(String, Option<String>)> {
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(netlog).expect("no net log")).unwrap();
+    let mut urls = std::collections::BTreeMap::new();
+    let mut codings = std::collections::BTreeMap::new();
+    for event in log["events"].as_array().unwrap() {
+        let source = event["source"]["id"].as_u64().unwrap_or(0);
+        let params = &event["params"];
+        if let Some(url) = params["url"].as_str() {
+            urls.insert(source, url.to_owned());
+        }
+        if let Some(headers) = params["headers"].as_array()
+            && headers
+                .iter()
+                .any(|h| h.as_str().is_some_and(|h| h.starts_with("HTTP/")))
+        {
+            let coding = headers.iter().filter_map(|h| h.as_str()).find_map(|h| {
+                let (name, value) = h.split_once(':')?;
+                name.eq_ignore_ascii_case("content-encoding")
+                    .then(|| value.trim().to_owned())
+            });
+            codings.insert(source, coding);
+        }
+    }
+    codings
+        .into_iter()
+        .filter_map(|(source, coding)| Some((urls.get(&source)?.clone(), coding)))
+        .collect()
+}
+
 #[test]
 fn the_default_site_and_a_listing_render_in_chromium() {
     let Some(browser) = browser() else {
@@ -77,13 +109,27 @@ fn the_default_site_and_a_listing_render_in_chromium() {
     std::fs::create_dir_all(&shots).unwrap();
     let profile = tempfile::tempdir().unwrap();
 
-    // The home page: rendered, with its script run (it writes what the server said).
+    // The home page: rendered, with its script run (it writes what the server said) —
+    // from the compressed forms the server made of its CSS and JS, which Chromium's
+    // net log shows arriving with their Content-Encoding.
+    let netlog = profile.path().join("net.json");
     let dom = run(
         &browser,
         profile.path(),
         &format!("{base}/"),
-        &["--dump-dom"],
+        &["--dump-dom", &format!("--log-net-log={}", netlog.display())],
     );
+    let codings = response_codings(&netlog);
+    for asset in ["/assets/style.css", "/assets/app.js"] {
+        let coding = codings
+            .iter()
+            .find(|(url, _)| url.ends_with(asset))
+            .and_then(|(_, coding)| coding.as_deref());
+        assert!(
+            matches!(coding, Some("br" | "zstd" | "gzip")),
+            "{asset} came as {coding:?}: {codings:?}"
+        );
+    }
     assert!(dom.contains("<h1>sandserve</h1>"), "{dom}");
     assert!(
         dom.contains("This page was served by sandserve as text/html; charset=utf-8."),

@@ -1,5 +1,5 @@
 //! Handlers written in other languages, over the real binary: the Python fixture
-//! (tests/fixtures/python/handler.py, a componentize-py component of the 0.4.0 world
+//! (tests/fixtures/python/handler.py, a componentize-py component of the 0.5.0 world
 //! that imports WASI as well as `root`) serves files through both, and is confined to
 //! the root like any other handler.
 //!

@@ -60,13 +60,13 @@ fn core_instances(component: &str) -> usize {
 
 #[test]
 fn the_built_in_handler_imports_nothing_of_wasi() {
-    // 0.4.0: `root` only for its types — the handler looks, it does not call.
+    // 0.5.0: `root` only for its types — the handler looks, it does not call.
     assert_eq!(
         world_lines(BUILT_IN_WASM),
         [
-            "import sandserve:server/types@0.4.0;",
-            "import sandserve:server/root@0.4.0;",
-            "export sandserve:server/handler@0.4.0;",
+            "import sandserve:server/types@0.5.0;",
+            "import sandserve:server/root@0.5.0;",
+            "export sandserve:server/handler@0.5.0;",
         ]
     );
     assert_eq!(
@@ -236,7 +236,7 @@ fn the_host_logs_which_contract_a_handler_speaks() {
     let site = site();
     let built_in = Server::start(&site.root, &[]);
     let log = built_in.wait_for_log("sandserve:server@");
-    assert!(log.contains("sandserve:server@0.4.0, no WASI"), "{log}");
+    assert!(log.contains("sandserve:server@0.5.0, no WASI"), "{log}");
     let prober = Server::start(&site.root, &["--handler", PROBER_WASM]);
     let log = prober.wait_for_log("sandserve:server@");
     assert!(log.contains("sandserve:server@0.3.0, no WASI"), "{log}");
@@ -261,7 +261,7 @@ fn handlers_of_all_three_contracts_are_served_side_by_side() {
             &format!("/v2/={}", common::NAIVE_WASM),
         ],
     );
-    // 0.4.0 (the built-in handler, by looks), 0.3.0 (root calls), 0.2.0 (WASI), in turn
+    // 0.5.0 (the built-in handler, by looks), 0.3.0 (root calls), 0.2.0 (WASI), in turn
     // on one keep-alive connection.
     let mut client = server.connect();
     for _ in 0..3 {
@@ -292,7 +292,7 @@ fn sandserve_wit_hands_out_the_contract() {
         out.stdout,
         std::fs::read(workspace.join("wit/sandserve.wit")).unwrap()
     );
-    for version in ["0.3.0", "0.2.0"] {
+    for version in ["0.4.0", "0.3.0", "0.2.0"] {
         let out = Command::new(common::BIN)
             .args(["wit", "--compat", version])
             .output()
@@ -336,7 +336,7 @@ fn sandserve_wit_hands_out_the_contract() {
         String::from_utf8_lossy(&parsed.stderr)
     );
     let text = String::from_utf8(parsed.stdout).unwrap();
-    assert!(text.contains("package sandserve:server@0.4.0;"), "{text}");
+    assert!(text.contains("package sandserve:server@0.5.0;"), "{text}");
     assert!(
         text.contains("import root;") && text.contains("export handler;"),
         "{text}"

@@ -390,7 +390,7 @@ fn the_admin_socket_is_private_and_not_taken_twice() {
 }
 
 #[test]
-fn swaps_between_0_4_0_0_3_0_and_0_2_0_handlers_every_way() {
+fn swaps_between_every_contract_every_way() {
     let site = site();
     let (server, socket) = with_admin(&site, &[]);
     warm_up(&server);
@@ -401,9 +401,9 @@ fn swaps_between_0_4_0_0_3_0_and_0_2_0_handlers_every_way() {
             live["wasi"].as_bool(),
         )
     };
-    assert_eq!(contract(&socket), (Some("0.4.0".into()), Some(false)));
+    assert_eq!(contract(&socket), (Some("0.5.0".into()), Some(false)));
 
-    // 0.4.0 → 0.2.0 (the naive fixture, through WASI).
+    // 0.5.0 → 0.2.0 (the naive fixture, through WASI).
     let out = swap(&socket, common::NAIVE_WASM);
     assert!(out.status.success(), "{}", stdout(&out));
     let response = server.get("/a.txt");
@@ -421,22 +421,30 @@ fn swaps_between_0_4_0_0_3_0_and_0_2_0_handlers_every_way() {
     );
     assert_eq!(contract(&socket), (Some("0.3.0".into()), Some(false)));
 
-    // 0.3.0 → 0.4.0 (the built-in handler, through looks).
+    // 0.3.0 → 0.4.0 (the looker fixture, through looks).
+    let out = swap(&socket, env!("SANDSERVE_LOOKER_WASM"));
+    assert!(out.status.success(), "{}", stdout(&out));
+    let response = server.get("/look?a.txt");
+    assert_eq!(response.text(), format!("ok file {}", BUILT_IN_BODY.len()));
+    assert_eq!(contract(&socket), (Some("0.4.0".into()), Some(false)));
+
+    // 0.4.0 → 0.5.0 (the built-in handler, through looks).
     let out = swap(&socket, BUILT_IN_WASM);
     assert!(out.status.success(), "{}", stdout(&out));
     let response = server.get("/a.txt");
     assert_eq!(response.header("x-handler"), None);
     assert_eq!(response.body, BUILT_IN_BODY);
-    assert_eq!(contract(&socket), (Some("0.4.0".into()), Some(false)));
+    assert_eq!(contract(&socket), (Some("0.5.0".into()), Some(false)));
     // The text form names the contract too.
     let text = stdout(&admin(&socket, &["status"]));
-    assert!(text.contains("(sandserve:server@0.4.0; since"), "{text}");
+    assert!(text.contains("(sandserve:server@0.5.0; since"), "{text}");
 
-    // And 0.4.0 → 0.3.0 → 0.2.0 → 0.4.0 the other way round.
+    // And 0.5.0 → 0.3.0 → 0.4.0 → 0.2.0 → 0.5.0 the other way round.
     for (file, version) in [
         (PROBER_WASM, "0.3.0"),
+        (env!("SANDSERVE_LOOKER_WASM"), "0.4.0"),
         (common::NAIVE_WASM, "0.2.0"),
-        (BUILT_IN_WASM, "0.4.0"),
+        (BUILT_IN_WASM, "0.5.0"),
     ] {
         let out = swap(&socket, file);
         assert!(out.status.success(), "{version}: {}", stdout(&out));

@@ -5,7 +5,7 @@
 // give every u64 as a Number, as site.js wants, so `root` is passed as it is. (What
 // QuickJS lacks, TextEncoder and TextDecoder, guest/js/text.js makes up for.)
 
-import root from 'sandserve:server/root@0.4.0';
+import root from 'sandserve:server/root@0.5.0';
 import { handle } from './site.js';
 
 // `root` is imported and called, so the host makes no looks for it: `seen` is always

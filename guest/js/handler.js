@@ -5,7 +5,7 @@
 // ES imports, and every u64 is a BigInt here, a Number in site.js, so it is converted
 // at this boundary, both ways.
 
-import { list, maxRead, read, stat } from 'sandserve:server/root@0.4.0';
+import { list, maxRead, read, stat } from 'sandserve:server/root@0.5.0';
 import { handle } from './site.js';
 
 function metadata(meta) {

@@ -100,7 +100,7 @@ def sent_file(rel, size):
     if kind.startswith("text/") or kind in ("application/javascript", "application/json"):
         kind += "; charset=utf-8"
     fields = [f"Content-Type: {kind}", f"Content-Length: {size}"]
-    return fields, types.Body_File(types.FileRange(path=rel, offset=0, length=size))
+    return fields, types.Body_File(types.FileRange(path=rel, offset=0, length=size, coding=None))
 
 
 class Handler(exports.Handler):

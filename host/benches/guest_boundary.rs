@@ -44,6 +44,7 @@ fn boundary(c: &mut Criterion) {
         extra_headers: Vec::new(),
         list_dirs: false,
         fallback: None,
+        compress: Vec::new(),
     };
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let quota = tokio::sync::Semaphore::new(1000);
@@ -90,7 +91,7 @@ fn boundary(c: &mut Criterion) {
     // close when the request's files are dropped.
     group.bench_function("root_stat_host", |b| {
         b.iter(|| {
-            let mut lent = Lent::new(dir.clone());
+            let mut lent = Lent::new(dir.clone(), None);
             wit_root::Host::stat(&mut lent, "small.html".into()).unwrap()
         })
     });

@@ -13,11 +13,13 @@
 //! - `sandbox`  — `decide`: the WIT request built, a fresh instance called under its
 //!   deadlines (`invoke`), its answer checked (`response`) and its body planned (`plan`)
 //!   from the root it was lent (`root`);
+//! - `compress` — compressed forms of root files, made once, kept within a budget;
 //! - `observe`  — access log, recorded heads, metrics, the server's own messages;
 //! - `http`     — the request head's syntax (RFC 9112);
 //! - `net`      — streams, TLS, socket activation, shutdown, descriptors.
 
 pub mod admin;
+pub mod compress;
 pub mod http;
 pub mod net;
 pub mod observe;

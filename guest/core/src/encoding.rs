@@ -4,6 +4,26 @@
 /// The codings we look for, in our order of preference, with their file suffixes.
 pub const CODINGS: [(&str, &str); 3] = [("br", ".br"), ("zstd", ".zst"), ("gzip", ".gz")];
 
+/// A coding the host makes compressed forms in (`Root::compressed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Br,
+    Zstd,
+    Gzip,
+}
+
+impl Coding {
+    /// The coding of a `Content-Encoding` name of `CODINGS`.
+    pub fn named(name: &str) -> Option<Coding> {
+        match name {
+            "br" => Some(Coding::Br),
+            "zstd" => Some(Coding::Zstd),
+            "gzip" => Some(Coding::Gzip),
+            _ => None,
+        }
+    }
+}
+
 /// The codings the client accepts, best first: by its q-value, then by our preference.
 /// `*` stands for any coding it did not name; `q=0` refuses. Unknown codings are
 /// ignored; an empty or missing field accepts none of ours.

@@ -91,8 +91,10 @@ fn file(
 }
 
 /// The file itself, or its best precompressed sibling (`a.js.br`, `.zst`, `.gz`) that
-/// the client accepts. Siblings are only looked for when the client sent
-/// Accept-Encoding, so clients that do not compress pay no extra lookups.
+/// the client accepts, or — with none, for a type the policy compresses — the host's
+/// compressed form in the client's best coding. Siblings and forms are only looked for
+/// when the client sent Accept-Encoding, so clients that do not compress pay no extra
+/// lookups.
 fn representation(
     exchange: &Exchange<'_>,
     request: &Request<'_>,
@@ -103,7 +105,8 @@ fn representation(
     let content_type = mime::content_type(&rel).into_owned();
     let cache_control = exchange.policy.cache_control(&rel).map(str::to_owned);
     if let Some(accept) = request.header("accept-encoding") {
-        for (coding, suffix) in encoding::acceptable(accept) {
+        let acceptable = encoding::acceptable(accept);
+        for &(coding, suffix) in &acceptable {
             let sibling = format!("{rel}{suffix}");
             if let Ok(m) = root.stat(&sibling)
                 && m.kind == Kind::File
@@ -114,9 +117,27 @@ fn representation(
                     validators: Validators::of(&m).for_encoding(coding),
                     content_type,
                     encoding: Some(coding),
+                    form: None,
                     cache_control,
                 };
             }
+        }
+        let best = acceptable.first().map(|&(name, _)| name);
+        if let Some(name) = best
+            && let Some(coding) = encoding::Coding::named(name)
+            && exchange.policy.compresses(&content_type)
+            && let Ok(Some(form)) = root.compressed(&rel, coding)
+            && tag_is_safe(&form.tag)
+        {
+            return Representation {
+                validators: Validators::of(meta).for_encoding(&form.tag),
+                path: rel,
+                len: form.len,
+                content_type,
+                encoding: Some(name),
+                form: Some(coding),
+                cache_control,
+            };
         }
     }
     Representation {
@@ -125,8 +146,18 @@ fn representation(
         validators: Validators::of(meta),
         content_type,
         encoding: None,
+        form: None,
         cache_control,
     }
+}
+
+/// A form's tag goes into an entity tag: only letters, digits, `-` and `.`.
+fn tag_is_safe(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The listing of directory `rel` (listings are on and it has no index).
@@ -275,7 +306,8 @@ mod tests {
             Body::File(FileRange {
                 path: "a.txt".into(),
                 offset: 0,
-                length: 5
+                length: 5,
+                form: None,
             })
         );
         let r = get(&s, "GET http://x/docs/ HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -366,5 +398,75 @@ mod tests {
         );
         assert_eq!(r.status, 403);
         assert!(!r.close);
+    }
+
+    /// A root whose host has a 7-byte form of every file, in any coding.
+    struct Compressing(DirRoot);
+
+    impl Root for Compressing {
+        fn stat(&self, rel: &str) -> std::io::Result<Meta> {
+            self.0.stat(rel)
+        }
+        fn list(&self, rel: &str) -> std::io::Result<(Vec<crate::root::Entry>, bool)> {
+            self.0.list(rel)
+        }
+        fn compressed(
+            &self,
+            _: &str,
+            coding: encoding::Coding,
+        ) -> std::io::Result<Option<crate::root::Form>> {
+            let tag = format!("{coding:?}-9").to_lowercase();
+            Ok(Some(crate::root::Form { len: 7, tag }))
+        }
+    }
+
+    #[test]
+    fn forms_for_compressible_types_without_siblings() {
+        let site = site(false);
+        let root = Compressing(site.root.clone());
+        let policy = Policy {
+            compress: vec!["text/*".into()],
+            ..Policy::default()
+        };
+        let get = |path: &str, accept: &str| {
+            let head =
+                format!("GET /{path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept}\r\n\r\n");
+            handle(head.as_bytes(), &policy, &root, SystemTime::now())
+        };
+        let r = get("a.txt", "gzip, zstd");
+        let text = head_text(&r);
+        assert!(text.contains("Content-Encoding: zstd\r\n"), "{text}");
+        assert!(text.contains("Content-Length: 7\r\n"), "{text}");
+        assert!(text.contains("-zstd-9\"\r\n"), "{text}");
+        assert!(text.contains("Vary: Accept-Encoding\r\n"), "{text}");
+        assert_eq!(
+            r.body,
+            Body::File(FileRange {
+                path: "a.txt".into(),
+                offset: 0,
+                length: 7,
+                form: Some(encoding::Coding::Zstd),
+            })
+        );
+        // Refused, or not a type the policy compresses: the file itself.
+        for (path, accept) in [
+            ("a.txt", "zstd;q=0"),
+            ("a.txt", "identity"),
+            ("x.bin", "zstd"),
+        ] {
+            std::fs::write(site._dir.path().join("x.bin"), "12345678").unwrap();
+            let text = head_text(&get(path, accept));
+            assert!(
+                !text.contains("Content-Encoding"),
+                "{path} {accept}: {text}"
+            );
+            assert!(text.contains("Vary: Accept-Encoding\r\n"), "{text}");
+        }
+        // A precompressed sibling wins, even in a coding the client likes less.
+        std::fs::write(site._dir.path().join("a.txt.gz"), "gz").unwrap();
+        let text = head_text(&get("a.txt", "zstd, gzip;q=0.5"));
+        assert!(text.contains("Content-Encoding: gzip\r\n"), "{text}");
+        assert!(text.contains("-gzip\"\r\n"), "{text}");
+        assert!(text.contains("Content-Length: 2\r\n"), "{text}");
     }
 }

@@ -22,6 +22,9 @@ pub struct Policy {
     pub list_dirs: bool,
     /// Served with 200 for missing paths that look like routes (single-page apps).
     pub fallback: Option<String>,
+    /// Media types (`text/*` for every subtype) sent in a compressed form the host
+    /// makes, when there is no precompressed sibling.
+    pub compress: Vec<String>,
 }
 
 impl Default for Policy {
@@ -34,11 +37,25 @@ impl Default for Policy {
             extra_headers: Vec::new(),
             list_dirs: false,
             fallback: None,
+            compress: Vec::new(),
         }
     }
 }
 
 impl Policy {
+    /// Whether a file of `content_type` (parameters allowed) may be sent in a form the
+    /// host compresses.
+    pub fn compresses(&self, content_type: &str) -> bool {
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        let Some((kind, _)) = essence.split_once('/') else {
+            return false;
+        };
+        self.compress.iter().any(|t| match t.strip_suffix("/*") {
+            Some(any) => any.eq_ignore_ascii_case(kind),
+            None => t.eq_ignore_ascii_case(essence),
+        })
+    }
+
     /// The Cache-Control value for a file (by its path relative to the root).
     pub fn cache_control(&self, rel: &str) -> Option<&str> {
         self.cache_control

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use crate::conditional::Validators;
+use crate::encoding::Coding;
 use crate::error::{ServeError, reason};
 use crate::mime;
 use crate::policy::Policy;
@@ -19,6 +20,8 @@ pub struct FileRange {
     pub path: String,
     pub offset: u64,
     pub length: u64,
+    /// Bytes of the host's compressed form of `path` in this coding, not of `path`.
+    pub form: Option<Coding>,
 }
 
 /// A piece of a body assembled from several sources.
@@ -54,8 +57,10 @@ pub struct Representation {
     pub len: u64,
     pub validators: Validators,
     pub content_type: String,
-    /// `Content-Encoding`, for a precompressed sibling.
+    /// `Content-Encoding`, for a precompressed sibling or a form.
     pub encoding: Option<&'static str>,
+    /// A compressed form the host made of `path` (`Root::compressed`), in this coding.
+    pub form: Option<Coding>,
     /// By the operator's rules for the path asked for.
     pub cache_control: Option<String>,
 }
@@ -149,6 +154,7 @@ impl Exchange<'_> {
             path: r.path,
             offset: 0,
             length,
+            form: r.form,
         });
         self.finish(head, 200, Some(length), body, false)
     }
@@ -170,6 +176,7 @@ impl Exchange<'_> {
             path: r.path,
             offset: span.first,
             length: span.len(),
+            form: r.form,
         });
         self.finish(head, 206, Some(span.len()), body, false)
     }
@@ -192,6 +199,7 @@ impl Exchange<'_> {
                 path: r.path.clone(),
                 offset: span.first,
                 length: span.len(),
+                form: r.form,
             }));
         }
         let end = format!("\r\n--{boundary}--\r\n");
@@ -250,6 +258,7 @@ impl Exchange<'_> {
                     path,
                     offset: 0,
                     length,
+                    form: None,
                 });
                 self.finish(head, status, Some(length), body, error.must_close())
             }
@@ -311,6 +320,7 @@ mod tests {
             }),
             content_type: mime::content_type("a.txt").into_owned(),
             encoding: None,
+            form: None,
             cache_control: None,
         }
     }
@@ -335,7 +345,8 @@ mod tests {
             Body::File(FileRange {
                 path: "a.txt".into(),
                 offset: 0,
-                length: 5
+                length: 5,
+                form: None,
             })
         );
         assert!(!r.close);

@@ -8,6 +8,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use crate::encoding::Coding;
+
 /// What kind of entry a path names (after following symlinks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -32,6 +34,14 @@ pub struct Entry {
     pub meta: Meta,
 }
 
+/// A compressed form of a file, made and kept by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    pub len: u64,
+    /// The coding and the compressor's settings (`zstd-19`), for the entity tag.
+    pub tag: String,
+}
+
 /// Most entries a listing reads; a larger directory is listed in part, and says so.
 pub const MAX_ENTRIES: usize = 10_000;
 
@@ -44,6 +54,14 @@ pub trait Root {
     /// the root are left out), in no particular order; at most `MAX_ENTRIES`, and
     /// whether there were more.
     fn list(&self, rel: &str) -> io::Result<(Vec<Entry>, bool)>;
+
+    /// A compressed form of the regular file `rel` in `coding` that the host has (or
+    /// makes now); `None` when it has none to give. A root without a host (a directory,
+    /// under WASI) has none: only precompressed siblings are sent.
+    fn compressed(&self, rel: &str, coding: Coding) -> io::Result<Option<Form>> {
+        let _ = (rel, coding);
+        Ok(None)
+    }
 }
 
 /// A root that is a directory of the (possibly virtual) filesystem.

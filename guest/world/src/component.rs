@@ -21,11 +21,13 @@ use std::time::{Duration, SystemTime};
 
 use exports::sandserve::server::handler::{Answer, Guest};
 use sandserve::server::root::{
-    self as host_root, Error as RootError, Found, Kind as RootKind, ListArgs, Look, Seen,
+    self as host_root, CompressArgs, Error as RootError, Found, Kind as RootKind, ListArgs, Look,
+    Seen,
 };
 use sandserve::server::types as wit;
 
-use sandserve_core::root::{Entry, Kind, MAX_ENTRIES, Meta, Root};
+use sandserve_core::encoding::Coding;
+use sandserve_core::root::{Entry, Form, Kind, MAX_ENTRIES, Meta, Root};
 use sandserve_core::{Body, Chunk, FileRange, Policy, Response};
 
 wit_bindgen::generate!({
@@ -52,6 +54,7 @@ impl Guest for Component {
             extra_headers: p.extra_headers,
             list_dirs: p.list_dirs,
             fallback: p.fallback,
+            compress: p.compress,
         };
         let received = time(request.received);
         let root = Looked {
@@ -122,6 +125,35 @@ impl Root for Looked {
         };
         found.clone().map(meta).map_err(io_error)
     }
+
+    /// Asked for only once every other look this decision reached has been made: a
+    /// form is host work (it may compress while the request waits), never spent on a
+    /// file whose precompressed sibling turns out to exist.
+    fn compressed(&self, rel: &str, coding: Coding) -> io::Result<Option<Form>> {
+        if !self.missed.borrow().is_empty() {
+            return Err(not_yet());
+        }
+        let look = Look::Compressed(CompressArgs {
+            path: rel.to_owned(),
+            coding: wit_coding(coding),
+        });
+        let Some(Found::Compressed(found)) = self.find(look) else {
+            return Err(not_yet());
+        };
+        let form = found.clone().map_err(io_error)?;
+        Ok(form.map(|f| Form {
+            len: f.size,
+            tag: f.tag,
+        }))
+    }
+}
+
+fn wit_coding(coding: Coding) -> wit::Coding {
+    match coding {
+        Coding::Br => wit::Coding::Br,
+        Coding::Zstd => wit::Coding::Zstd,
+        Coding::Gzip => wit::Coding::Gzip,
+    }
 }
 
 fn meta(m: host_root::Metadata) -> Meta {
@@ -178,6 +210,7 @@ fn file_range(range: FileRange) -> wit::FileRange {
         path: range.path,
         offset: range.offset,
         length: range.length,
+        coding: range.form.map(wit_coding),
     }
 }
 

@@ -1,16 +1,25 @@
 //! The Rust types wasmtime generates from `wit/`: the `sandserve` world of the current
-//! contract (0.4.0: `root` imported or looked at, `handler` exported) and of the frozen
-//! 0.3.0 and 0.2.0 ones that older handlers were built against. Every other module
+//! contract (0.5.0: `root` imported or looked at, `handler` exported) and of the frozen
+//! 0.4.0, 0.3.0 and 0.2.0 ones that older handlers were built against. Every other module
 //! imports them from here, so the bindings sit at the bottom of the host's imports.
 
-/// `sandserve:server@0.4.0`, the contract the host speaks natively.
-pub mod v4 {
+/// `sandserve:server@0.5.0`, the contract the host speaks natively.
+pub mod v5 {
     wasmtime::component::bindgen!({
         path: "../wit/sandserve.wit",
         world: "sandserve",
         exports: { default: async },
         // To find a look among those already made.
         additional_derives: [PartialEq],
+    });
+}
+
+/// `sandserve:server@0.4.0`: looks, but no compressed forms.
+pub mod v4 {
+    wasmtime::component::bindgen!({
+        path: "../wit/compat/sandserve@0.4.0.wit",
+        world: "sandserve",
+        exports: { default: async },
     });
 }
 
@@ -33,10 +42,10 @@ pub mod v2 {
 }
 
 /// The generated types of the current contract's `types` interface.
-pub use v4::sandserve::server::types as wit;
+pub use v5::sandserve::server::types as wit;
 
 /// The generated `root` import of the current contract.
-pub use v4::sandserve::server::root as wit_root;
+pub use v5::sandserve::server::root as wit_root;
 
 /// The generated `handler` export of the current contract (`answer`).
-pub use v4::exports::sandserve::server::handler as wit_handler;
+pub use v5::exports::sandserve::server::handler as wit_handler;

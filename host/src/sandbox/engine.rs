@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::sandbox::bindings::{v3, v4};
+use crate::sandbox::bindings::{v3, v4, v5};
 use crate::sandbox::cache::{self, Origin};
 use crate::sandbox::contract::Pre;
 use crate::sandbox::root::Lent;
@@ -100,6 +100,10 @@ impl Engine {
         // Both the root and WASI are in the one linker: a component is pre-linked only
         // to what it imports, so a handler without WASI imports pays nothing for it.
         let mut linker = Linker::<Sandbox>::new(&engine);
+        v5::Sandserve::add_to_linker::<_, HasSelf<Lent>>(&mut linker, |s: &mut Sandbox| {
+            &mut s.root
+        })
+        .map_err(anyhow::Error::from)?;
         v4::Sandserve::add_to_linker::<_, HasSelf<Lent>>(&mut linker, |s: &mut Sandbox| {
             &mut s.root
         })
@@ -120,7 +124,7 @@ impl Engine {
 
     /// Compiles (or loads from the cache) and links a handler; fails with a one-line
     /// reason when the bytes are not a component, or not one of a `sandserve` world
-    /// (0.4.0, 0.3.0 or 0.2.0). Compiling a large component takes seconds of CPU: call it off
+    /// (0.5.0, 0.4.0, 0.3.0 or 0.2.0). Compiling a large component takes seconds of CPU: call it off
     /// the serving path.
     pub fn prepare(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
         let cache = self.cache.as_ref().map(|(dir, max)| (&**dir, *max));

@@ -136,13 +136,23 @@ pub fn plan_page(root: &Dir, path: &str) -> Option<Plan> {
 }
 
 fn file_piece(root: &Dir, open: &mut Vec<Opened>, range: wit::FileRange) -> Result<Piece> {
-    let (file, size) = match open.iter().find(|o| o.path == range.path) {
+    let found = open
+        .iter()
+        .find(|o| o.path == range.path && o.coding == range.coding);
+    let (file, size) = match found {
         Some(o) => (o.file.clone(), o.size),
+        // A form is never opened by name: only one this request found is sent.
+        None if range.coding.is_some() => bail!(
+            "no {:?} form of {:?} was found by this request",
+            range.coding,
+            range.path
+        ),
         None => {
             let (file, size) = open_confined(root, &range.path)?;
             let file = Arc::new(file);
             open.push(Opened {
                 path: range.path.clone(),
+                coding: None,
                 file: file.clone(),
                 size,
             });

@@ -18,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
+use crate::compress::{self, Forms, Source};
 use crate::sandbox::bindings::wit;
 use crate::sandbox::bindings::wit_root::{self, Entry, Error, Found, Kind, Listing, Look};
 
@@ -31,10 +32,12 @@ pub const MAX_PATH: usize = 4096;
 /// (a handler that stats thousands of files must not hold thousands of descriptors).
 pub const MAX_KEPT: usize = 16;
 
-/// A regular file a request opened, kept for its body.
+/// A regular file a request opened, kept for its body: the file at `path` itself, or
+/// (`coding`) a compressed form of it that the request found.
 #[derive(Debug, Clone)]
 pub struct Opened {
     pub path: String,
+    pub coding: Option<wit::Coding>,
     pub file: Arc<File>,
     pub size: u64,
 }
@@ -43,16 +46,22 @@ pub struct Opened {
 pub struct Lent {
     dir: Arc<Dir>,
     kept: Vec<(Opened, wit_root::Metadata)>,
+    /// The server's compressed forms (`None`: it makes none).
+    forms: Option<Arc<Forms>>,
+    /// The forms this request found, for its body.
+    found_forms: Vec<Opened>,
     /// An open failed because the server was out of descriptors: the handler's answer
     /// was made on a false "error", so the request gets the host's 503 instead.
     pub starved: bool,
 }
 
 impl Lent {
-    pub fn new(dir: Arc<Dir>) -> Lent {
+    pub fn new(dir: Arc<Dir>, forms: Option<Arc<Forms>>) -> Lent {
         Lent {
             dir,
             kept: Vec::new(),
+            forms,
+            found_forms: Vec::new(),
             starved: false,
         }
     }
@@ -70,12 +79,65 @@ impl Lent {
             Look::Stat(path) => Found::Stat(self.stat(path.clone())),
             Look::List(args) => Found::List(self.list(args.path.clone(), args.max)),
             Look::Read(args) => Found::Read(self.read(args.path.clone(), args.offset, args.length)),
+            Look::Compressed(args) => {
+                Found::Compressed(self.compressed(args.path.clone(), args.coding))
+            }
         }
     }
 
-    /// The files this request opened, handed over for planning its body.
+    /// The files this request opened, and the forms it found, handed over for
+    /// planning its body.
     pub fn take(&mut self) -> Vec<Opened> {
-        self.kept.drain(..).map(|(opened, _)| opened).collect()
+        let mut opened: Vec<Opened> = self.kept.drain(..).map(|(opened, _)| opened).collect();
+        opened.append(&mut self.found_forms);
+        opened
+    }
+
+    /// The regular file at `path` as a source of forms, with the server's forms
+    /// (`None` when the server makes none).
+    pub fn source(&mut self, path: &str) -> Result<Option<(Arc<Forms>, Source)>, Error> {
+        let (file, meta) = self.look(path)?;
+        let Some(file) = file.filter(|_| meta.kind == Kind::File) else {
+            return Err(Error::NotAFile);
+        };
+        let Some(forms) = self.forms.clone() else {
+            return Ok(None);
+        };
+        let modified = meta
+            .modified
+            .map(|t| UNIX_EPOCH + std::time::Duration::new(t.seconds, t.nanoseconds));
+        let source = Source {
+            file,
+            size: meta.size,
+            modified,
+        };
+        Ok(Some((forms, source)))
+    }
+
+    /// Notes a form found for `path`, so that its body can name it, and describes it
+    /// for the handler (`None` past `MAX_KEPT` forms: the file goes as it is).
+    pub fn keep_form(
+        &mut self,
+        path: &str,
+        coding: wit::Coding,
+        form: Option<compress::Form>,
+    ) -> Option<wit_root::Form> {
+        let form = form?;
+        if self.found_forms.len() >= MAX_KEPT {
+            return None;
+        }
+        self.found_forms
+            .retain(|o| !(o.path == path && o.coding == Some(coding)));
+        self.found_forms.push(Opened {
+            path: path.to_owned(),
+            coding: Some(coding),
+            file: form.file,
+            size: form.size,
+        });
+        Some(wit_root::Form {
+            size: form.size,
+            tag: form.tag,
+        })
     }
 
     /// The file at `path`: kept from earlier in this request, or opened now (and kept,
@@ -99,6 +161,7 @@ impl Lent {
         if meta.kind == Kind::File && self.kept.len() < MAX_KEPT {
             let opened = Opened {
                 path: path.to_owned(),
+                coding: None,
                 file: file.clone(),
                 size: meta.size,
             };
@@ -264,5 +327,28 @@ impl wit_root::Host for Lent {
         }
         bytes.truncate(filled);
         Ok(bytes)
+    }
+
+    /// A form already made, or none (and one made in the background): a call runs on
+    /// a serving thread inside the handler's call, so it never waits for compression.
+    fn compressed(
+        &mut self,
+        path: String,
+        coding: wit::Coding,
+    ) -> Result<Option<wit_root::Form>, Error> {
+        let Some((forms, source)) = self.source(&path)? else {
+            return Ok(None);
+        };
+        let form = forms.ready(&source, codec(coding));
+        Ok(self.keep_form(&path, coding, form))
+    }
+}
+
+/// The compressor's coding for the contract's.
+pub fn codec(coding: wit::Coding) -> compress::Coding {
+    match coding {
+        wit::Coding::Br => compress::Coding::Br,
+        wit::Coding::Zstd => compress::Coding::Zstd,
+        wit::Coding::Gzip => compress::Coding::Gzip,
     }
 }

@@ -93,6 +93,7 @@ impl Reloader {
             "cache_control",
             "cache_rules",
             "headers",
+            "compress_types",
         ]) {
             shared.set_policy(config.policy());
         }

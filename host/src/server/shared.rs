@@ -95,6 +95,16 @@ fn first_version(engine: &Engine, file: Option<&Path>) -> Result<(Version, Strin
     ))
 }
 
+/// The store of compressed forms: in the cache directory, or in memory when there is
+/// none or it cannot be used (a cache that cannot be written costs CPU, not service).
+fn forms(config: &Config) -> Result<Arc<crate::compress::Forms>> {
+    let settings = config.compress.settings(config.cache_dir.as_deref());
+    crate::compress::Forms::new(settings).or_else(|e| {
+        tracing::warn!("compressed forms kept in memory: {e:#}");
+        crate::compress::Forms::new(config.compress.settings(None))
+    })
+}
+
 impl Shared {
     /// Builds the engine, the first handler version and everything around them.
     pub fn new(config: &Config) -> Result<Shared> {
@@ -148,6 +158,9 @@ impl Shared {
         let dir = Dir::open_ambient_dir(&config.root, cap_std::ambient_authority())
             .with_context(|| format!("cannot open the root {}", config.root.display()))?;
         let dir = Arc::new(dir);
+        let forms = (config.compress.cache_max > 0)
+            .then(|| forms(config))
+            .transpose()?;
         let invoker = Invoker::new(
             engine.clone(),
             config.root.clone(),
@@ -159,7 +172,8 @@ impl Shared {
                 descriptors: config.handler_descriptors,
                 instance_wait: config.instance_wait,
             },
-        );
+        )
+        .with_forms(forms);
         Ok(Shared {
             decider: Decider::new(invoker, dir, config.policy()),
             mounts: Mounts::new(default, mounted),

@@ -64,13 +64,13 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
-    /// Print the WIT contract handlers are built against (sandserve:server@0.4.0), or
+    /// Print the WIT contract handlers are built against (sandserve:server@0.5.0), or
     /// write it to DIR/sandserve.wit.
     Wit {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// A frozen older contract instead, still served: 0.3.0 or 0.2.0.
-        #[arg(long, value_name = "VERSION", value_parser = ["0.3.0", "0.2.0"])]
+        /// A frozen older contract instead, still served: 0.4.0, 0.3.0 or 0.2.0.
+        #[arg(long, value_name = "VERSION", value_parser = ["0.4.0", "0.3.0", "0.2.0"])]
         compat: Option<String>,
     },
 }
@@ -243,6 +243,28 @@ pub struct Args {
     /// (--instance-wait, then 503). Unset: 32, or --max-instances if that is fewer.
     #[arg(long, value_name = "N")]
     pub h2_max_calls: Option<usize>,
+    /// Most bytes the compressed forms of files may hold together (on disk in the
+    /// cache directory's forms/, or in memory with --no-cache); the least recently
+    /// used leave first. 0: no forms are made (precompressed siblings still are sent).
+    #[arg(long, default_value = "64MiB", value_name = "SIZE", value_parser = size)]
+    pub compress_cache_max: usize,
+    /// Smallest file a compressed form is made of.
+    #[arg(long, default_value = "256B", value_name = "SIZE", value_parser = size)]
+    pub compress_min: usize,
+    /// Largest file a compressed form is made of (files over 128KiB are made in the
+    /// background, sent as they are until their form is ready).
+    #[arg(long, default_value = "16MiB", value_name = "SIZE", value_parser = size)]
+    pub compress_max: usize,
+    /// Compressed forms made at once, each on one core of the blocking pool; a request
+    /// waits at most 100ms for one to be free, then its file goes as it is.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub compress_jobs: usize,
+    /// A media type whose files are sent in a compressed form (`type/*` for every
+    /// subtype; repeatable; given, it replaces the default list) [default: text/*,
+    /// application/javascript, application/json, application/xml, image/svg+xml,
+    /// application/wasm, application/manifest+json].
+    #[arg(long = "compress-type", value_name = "TYPE")]
+    pub compress_types: Vec<String>,
     /// Admin socket (a Unix socket, mode 0600, only this user): `sandserve swap`,
     /// `rollback` and `status` use it [default: none, no admin channel]. Refused at
     /// start if the path is taken by anything but a stale socket.

@@ -79,6 +79,8 @@ pub struct Config {
     pub access_log_file: Option<PathBuf>,
     /// The `--h2-*` limits.
     pub h2: crate::settings::http2::Http2,
+    /// The `--compress-*` settings.
+    pub compress: crate::settings::compress::Compress,
     /// `--tls-cert` and `--tls-key`: HTTPS when set.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub tls_handshake_timeout: Duration,
@@ -104,6 +106,7 @@ impl Config {
             extra_headers: self.headers.clone(),
             list_dirs: self.list_dirs,
             fallback: self.fallback.clone(),
+            compress: self.compress.types.clone(),
         }
     }
 
@@ -136,6 +139,7 @@ impl Config {
             bail!("--max-instances {}: must be 1 to 10000", args.max_instances);
         }
         let h2 = crate::settings::http2::Http2::from_args(&args)?;
+        let compress = crate::settings::compress::Compress::from_args(&args)?;
         let handler = match args.handler {
             None => HandlerSource::BuiltIn,
             Some(path) => {
@@ -291,6 +295,7 @@ impl Config {
             max_requests: args.max_requests,
             max_discarded_body: args.max_discarded_body as u64,
             h2,
+            compress,
             admin: args.admin,
             metrics,
             watch: args.watch,

@@ -122,6 +122,11 @@ pub const KEYS: &[Key] = &[
     key("http2",  "max_error_resets",      "h2_max_error_resets",   "h2-max-error-resets",   Number,     false),
     key("http2",  "max_resets",            "h2_max_resets",         "h2-max-resets",         Number,     false),
     key("http2",  "max_calls",             "h2_max_calls",          "h2-max-calls",          Number,     false),
+    key("compress", "cache_max",           "compress_cache_max",    "compress-cache-max",    Unit,       false),
+    key("compress", "min",                 "compress_min",          "compress-min",          Unit,       false),
+    key("compress", "max",                 "compress_max",          "compress-max",          Unit,       false),
+    key("compress", "jobs",                "compress_jobs",         "compress-jobs",         Number,     false),
+    key("compress", "types",               "compress_types",        "compress-type",         List,       true),
     key("tls",    "cert",                  "tls_cert",              "tls-cert",              Path,       true),
     key("tls",    "key",                   "tls_key",               "tls-key",               Path,       true),
     key("tls",    "handshake_timeout",     "tls_handshake_timeout", "tls-handshake-timeout", Unit,       false),
@@ -130,7 +135,7 @@ pub const KEYS: &[Key] = &[
     key("",       "mount",                 "mounts",                "mount",                 Mounts,     false),
 ];
 
-pub const SECTIONS: &[&str] = &["site", "limits", "swap", "log", "http2", "tls"];
+pub const SECTIONS: &[&str] = &["site", "limits", "swap", "log", "http2", "compress", "tls"];
 
 impl Key {
     pub fn long(&self) -> &'static str {

@@ -3,6 +3,7 @@
 //! `Config`, with HTTP/2's limits apart (`http2`). May use `versions`, `sandbox` and below (for their limits and defaults).
 
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod file;
 pub mod http2;

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-/// `sandserve:server@0.4.0`, the contract the host speaks natively.
+/// `sandserve:server@0.5.0`, the contract the host speaks natively.
 pub const CURRENT: &str = include_str!("../../../wit/sandserve.wit");
+/// The frozen `sandserve:server@0.4.0`, still served.
+pub const V0_4_0: &str = include_str!("../../../wit/compat/sandserve@0.4.0.wit");
 /// The frozen `sandserve:server@0.3.0`, still served.
 pub const V0_3_0: &str = include_str!("../../../wit/compat/sandserve@0.3.0.wit");
 /// The frozen `sandserve:server@0.2.0`, still served.
@@ -20,9 +22,10 @@ pub const V0_2_0: &str = include_str!("../../../wit/compat/sandserve@0.2.0.wit")
 pub fn run(out: Option<&Path>, compat: Option<&str>) -> Result<ExitCode> {
     let text = match compat {
         None => CURRENT,
+        Some("0.4.0") => V0_4_0,
         Some("0.3.0") => V0_3_0,
         Some("0.2.0") => V0_2_0,
-        Some(other) => bail!("no contract {other} (0.3.0 and 0.2.0 are still served)"),
+        Some(other) => bail!("no contract {other} (0.4.0, 0.3.0 and 0.2.0 are still served)"),
     };
     let Some(dir) = out else {
         print!("{text}");

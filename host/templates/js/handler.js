@@ -7,7 +7,7 @@
 //
 // (`-d …` leaves out every WASI feature: the handler needs none, so the host links none.)
 
-import { stat } from 'sandserve:server/root@0.4.0';
+import { stat } from 'sandserve:server/root@0.5.0';
 
 /// The size of the regular file `rel` of the root, or null.
 function found(rel) {

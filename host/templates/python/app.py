@@ -41,7 +41,7 @@ class Handler(exports.Handler):
             body, size = types.Body_Bytes(b"not found\n"), len(b"not found\n")
         else:
             # The host streams the file itself: its bytes never enter the handler.
-            body = types.Body_File(types.FileRange(path=rel, offset=0, length=size))
+            body = types.Body_File(types.FileRange(path=rel, offset=0, length=size, coding=None))
         head = (
             f"HTTP/1.1 {status}\r\n"
             f"Date: {formatdate(req.received.seconds, usegmt=True)}\r\n"

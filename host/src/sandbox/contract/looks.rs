@@ -1,12 +1,14 @@
-//! A 0.4.0 handler's calls for one request: the host's own look at the request's
-//! target first (for a handler that has no other way to see the root), then `handle`
-//! again with what was found for as long as it answers with looks — within bounds, so
-//! that a handler cannot keep the host looking.
+//! A looking handler's calls for one request (0.5.0, or 0.4.0 through `v4`): the
+//! host's own look at the request's target first (for a handler that has no other way
+//! to see the root), then `handle` again with what was found for as long as it answers
+//! with looks — within bounds, so that a handler cannot keep the host looking. A
+//! compressed form a look asks for may be made while the request waits (`compress`).
 
 use wasmtime::Store;
 use wasmtime::component::TypedFunc;
 
 use crate::sandbox::bindings::{wit, wit_handler, wit_root};
+use crate::sandbox::root::codec;
 use crate::sandbox::store::Sandbox;
 
 /// Most looks one answer may ask for.
@@ -28,11 +30,49 @@ pub async fn run(
     request: &wit::Request,
     prelook: bool,
 ) -> wasmtime::Result<wit::Response> {
-    // SAFETY: `Pre::new` checked this export's parameter and result types against
-    // these very Rust types, for the component every instance of it comes from.
-    let handle = unsafe {
-        TypedFunc::<(&wit::Request, &[wit_root::Seen]), (Answer,)>::new_unchecked(handle)
-    };
+    calls(&Current { handle, request }, store, request, prelook).await
+}
+
+/// What a call of a looking handler answers, in the current contract's types.
+pub type Called = wasmtime::Result<Result<wit::Response, Vec<wit_root::Look>>>;
+
+/// A looking handler of some contract: calls its `handle` with what was seen so far.
+pub trait Looker {
+    fn call(
+        &self,
+        store: &mut Store<Sandbox>,
+        seen: &[wit_root::Seen],
+    ) -> impl Future<Output = Called> + Send;
+}
+
+/// A handler of the current contract.
+struct Current<'a> {
+    handle: wasmtime::component::Func,
+    request: &'a wit::Request,
+}
+
+impl Looker for Current<'_> {
+    async fn call(&self, store: &mut Store<Sandbox>, seen: &[wit_root::Seen]) -> Called {
+        // SAFETY: `Pre::new` checked this export's parameter and result types against
+        // these very Rust types, for the component every instance of it comes from.
+        let handle = unsafe {
+            TypedFunc::<(&wit::Request, &[wit_root::Seen]), (Answer,)>::new_unchecked(self.handle)
+        };
+        let (answer,) = handle.call_async(store, (self.request, seen)).await?;
+        Ok(match answer {
+            Answer::Response(response) => Ok(response),
+            Answer::Look(looks) => Err(looks),
+        })
+    }
+}
+
+/// The loop of calls and looks, for any contract that looks.
+pub async fn calls(
+    looker: &impl Looker,
+    store: &mut Store<Sandbox>,
+    request: &wit::Request,
+    prelook: bool,
+) -> wasmtime::Result<wit::Response> {
     let mut seen = Vec::new();
     if prelook && let Some(path) = target(&request.head) {
         let look = wit_root::Look::Stat(path);
@@ -41,14 +81,13 @@ pub async fn run(
     }
     let mut read = 0;
     let mut listed = 0;
-    for call in 1..=MAX_CALLS {
-        let (answer,) = handle.call_async(&mut *store, (request, &seen)).await?;
-        let looks = match answer {
-            Answer::Response(response) => return Ok(response),
-            Answer::Look(looks) => looks,
+    for round in 1..=MAX_CALLS {
+        let looks = match looker.call(&mut *store, &seen).await? {
+            Ok(response) => return Ok(response),
+            Err(looks) => looks,
         };
         // Checked before any look is made: no host work for an answer that is refused.
-        if call == MAX_CALLS {
+        if round == MAX_CALLS {
             return Err(wasmtime::format_err!(
                 "it answered {MAX_CALLS} calls with looks and never with a response"
             ));
@@ -73,7 +112,12 @@ pub async fn run(
                 }),
                 other => other.clone(),
             };
-            let found = store.data_mut().root.make(&made);
+            let found = match &made {
+                wit_root::Look::Compressed(args) => {
+                    wit_root::Found::Compressed(compressed(store, args).await)
+                }
+                made => store.data_mut().root.make(made),
+            };
             match &found {
                 wit_root::Found::Read(Ok(bytes)) => read += bytes.len() as u64,
                 wit_root::Found::List(Ok(listing)) => listed += listing.entries.len() as u32,
@@ -92,6 +136,23 @@ pub async fn run(
         tokio::task::yield_now().await;
     }
     unreachable!("the last call returns")
+}
+
+/// The form a `compressed` look asks for: kept, or made now if the file is small
+/// enough for the request to wait (off the serving thread, within the request's
+/// deadline, which runs on while it waits).
+async fn compressed(
+    store: &mut Store<Sandbox>,
+    args: &wit_root::CompressArgs,
+) -> Result<Option<wit_root::Form>, wit_root::Error> {
+    let Some((forms, source)) = store.data_mut().root.source(&args.path)? else {
+        return Ok(None);
+    };
+    let form = forms.get(&source, codec(args.coding)).await;
+    Ok(store
+        .data_mut()
+        .root
+        .keep_form(&args.path, args.coding, form))
 }
 
 /// The root path a GET or HEAD of this head names, as the built-in handler resolves

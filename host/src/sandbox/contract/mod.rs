@@ -1,7 +1,7 @@
-//! Which contract a handler was built against — `sandserve:server@0.4.0`, or the frozen
-//! 0.3.0 or 0.2.0 — and the one call that works for all: the rest of the host speaks
-//! 0.4.0; an older handler's request and answer are converted (`v3`, `v2`), and a 0.4.0
-//! handler's looks are made between its calls (`looks`).
+//! Which contract a handler was built against — `sandserve:server@0.5.0`, or the frozen
+//! 0.4.0, 0.3.0 or 0.2.0 — and the one call that works for all: the rest of the host
+//! speaks 0.5.0; an older handler's request and answer are converted (`v4`, `v3`,
+//! `v2`), and a looking handler's looks are made between its calls (`looks`).
 
 use anyhow::Result;
 use wasmtime::Store;
@@ -15,10 +15,12 @@ mod frozen;
 pub mod looks;
 mod v2;
 mod v3;
+mod v4;
 
 /// The export of each contract, newest first; a component with none of them is tried
 /// as the newest (and refused with its message).
-const EXPORTS: [(World, &str); 3] = [
+const EXPORTS: [(World, &str); 4] = [
+    (World::V5, "sandserve:server/handler@0.5.0"),
     (World::V4, "sandserve:server/handler@0.4.0"),
     (World::V3, "sandserve:server/handler@0.3.0"),
     (World::V2, "sandserve:server/handler@0.2.0"),
@@ -33,13 +35,14 @@ pub struct Pre {
     handle: ComponentExportIndex,
     /// It imports WASI, so each of its stores needs a context and the preopen.
     pub wasi: bool,
-    /// A 0.4.0 handler that imports neither `root` nor WASI: it can only look, so the
-    /// host looks at the request's target before its first call.
+    /// A looking handler (0.4.0 or later) that imports neither `root` nor WASI: it can
+    /// only look, so the host looks at the request's target before its first call.
     prelook: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum World {
+    V5,
     V4,
     V3,
     V2,
@@ -95,9 +98,10 @@ impl Pre {
         };
         let types = pre.instance_type();
         let checked = match world {
-            World::V4 => {
+            World::V5 => {
                 func.typecheck::<(&wit::Request, &[wit_root::Seen]), (looks::Answer,)>(&types)
             }
+            World::V4 => func.typecheck::<(&v4::Request, &[v4::Seen]), (v4::Answer,)>(&types),
             World::V3 => func.typecheck::<(&v3::Request,), (v3::Response,)>(&types),
             World::V2 => func.typecheck::<(&v2::Request,), (v2::Response,)>(&types),
         };
@@ -107,13 +111,14 @@ impl Pre {
             pre,
             handle,
             wasi,
-            prelook: world == World::V4 && !wasi && !root,
+            prelook: matches!(world, World::V5 | World::V4) && !wasi && !root,
         })
     }
 
     /// The contract's package version, for status and logs.
     pub fn version(&self) -> &'static str {
         match self.world {
+            World::V5 => "0.5.0",
             World::V4 => "0.4.0",
             World::V3 => "0.3.0",
             World::V2 => "0.2.0",
@@ -169,18 +174,19 @@ impl Pre {
 }
 
 impl Instance {
-    /// The handler's response to `request`: one call, or for 0.4.0 as many as its
-    /// looks take.
+    /// The handler's response to `request`: one call, or for 0.4.0 and later as many as
+    /// its looks take.
     pub async fn handle(
         &self,
         store: &mut Store<Sandbox>,
         request: &wit::Request,
     ) -> Result<wit::Response, wasmtime::Error> {
-        // SAFETY (the older arms; `looks::run` for 0.4.0): `Pre::new` checked this
+        // SAFETY (the older arms; `looks::run` and `v4::run` for the others): `Pre::new` checked this
         // export's parameter and result types against these very Rust types, for the
         // component every instance of it comes from.
         match self.world {
-            World::V4 => looks::run(self.handle, store, request, self.prelook).await,
+            World::V5 => looks::run(self.handle, store, request, self.prelook).await,
+            World::V4 => v4::run(self.handle, store, request, self.prelook).await,
             World::V3 => {
                 let handle = unsafe {
                     TypedFunc::<(&v3::Request,), (v3::Response,)>::new_unchecked(self.handle)

@@ -25,6 +25,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::compress::Forms;
 use crate::sandbox::bindings::wit;
 use crate::sandbox::contract::{Instance, Pre};
 use crate::sandbox::engine::{EPOCH_TICK, Engine};
@@ -145,6 +146,8 @@ pub struct Invoker {
     pool: Arc<Semaphore>,
     /// Idle instances one handler may keep (`MAX_IDLE`, or an eighth of the pool).
     idle_most: usize,
+    /// The server's compressed forms, lent with the root (`None`: none are made).
+    forms: Option<Arc<Forms>>,
 }
 
 impl Invoker {
@@ -164,7 +167,14 @@ impl Invoker {
             },
             pool: Arc::new(Semaphore::new(instances)),
             idle_most: MAX_IDLE.min((instances / 8).max(1)),
+            forms: None,
         }
+    }
+
+    /// Lends every request the server's compressed forms with the root.
+    pub fn with_forms(mut self, forms: Option<Arc<Forms>>) -> Invoker {
+        self.forms = forms;
+        self
     }
 
     /// Calls the handler once. By default in an instance nobody else has seen or will
@@ -348,7 +358,7 @@ impl Invoker {
         let mut store = Store::new(
             &self.engine.engine,
             Sandbox {
-                root: Lent::new(self.dir.clone()),
+                root: Lent::new(self.dir.clone(), self.forms.clone()),
                 wasi,
                 table,
                 limits,

@@ -59,6 +59,7 @@ fn a_retired_version_keeps_no_instances() {
         extra_headers: Vec::new(),
         list_dirs: false,
         fallback: None,
+        compress: Vec::new(),
     };
     let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let request = crate::sandbox::decide::to_request(

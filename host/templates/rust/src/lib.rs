@@ -43,7 +43,7 @@ impl Guest for Handler {
         }
         let (body, length) = match size {
             // The host streams the file itself: its bytes never enter the handler.
-            Some(length) => (Body::File(FileRange { path: rel, offset: 0, length }), length),
+            Some(length) => (Body::File(FileRange { path: rel, offset: 0, length, coding: None }), length),
             None => (Body::Bytes(b"not found\n".to_vec()), 10),
         };
         let received = UNIX_EPOCH + Duration::from_secs(request.received.seconds);
