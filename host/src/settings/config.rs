@@ -106,7 +106,12 @@ impl Config {
             extra_headers: self.headers.clone(),
             list_dirs: self.list_dirs,
             fallback: self.fallback.clone(),
-            compress: self.compress.types.clone(),
+            // No forms made: the handler is told to ask for none.
+            compress: if self.compress.cache_max > 0 {
+                self.compress.types.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 
