@@ -34,8 +34,12 @@ pub const FIREFOX_UA: &str =
 
 /// A running server; killed when dropped.
 pub struct Server {
-    child: Child,
+    /// `None` for a server this test did not start (a wasmCloud host's workload).
+    child: Option<Child>,
     pub addr: SocketAddr,
+    /// The `Host` every request names, for a server that routes by it (a wasmCloud
+    /// host): `None` sends the usual `localhost` / `x`.
+    pub vhost: Option<String>,
     log: Arc<Mutex<String>>,
     pub root: PathBuf,
 }
@@ -99,7 +103,8 @@ impl Server {
                 .nth(1)
                 .or_else(|| first.split("https://").nth(1))
             {
-                let addr = rest.split('/').next().unwrap();
+                // `http://ADDR/ …` (sandserve, wasmtime serve) or `…=http://ADDR` (wash).
+                let addr = rest.split(['/', ' ', '\n']).next().unwrap();
                 break addr.parse().expect("bad address in the start-up line");
             }
         };
@@ -113,11 +118,28 @@ impl Server {
             }
         });
         Server {
-            child,
+            child: Some(child),
             addr,
+            vhost: None,
             log,
             root: root.to_owned(),
         }
+    }
+
+    /// A server someone else runs at `addr`, reached with `Host: vhost`.
+    pub fn elsewhere(addr: SocketAddr, vhost: &str, root: &Path) -> Server {
+        Server {
+            child: None,
+            addr,
+            vhost: Some(vhost.to_owned()),
+            log: Arc::default(),
+            root: root.to_owned(),
+        }
+    }
+
+    /// The `Host` value for a raw request to this server.
+    pub fn host(&self) -> &str {
+        self.vhost.as_deref().unwrap_or("x")
     }
 
     /// One server per handler whose framing must not matter: the built-in handler and
@@ -164,8 +186,9 @@ impl Server {
 
     /// One GET on a fresh connection that asks to close.
     pub fn get(&self, path: &str) -> Response {
+        let host = self.vhost.as_deref().unwrap_or("localhost");
         self.request(&format!(
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
         ))
     }
 
@@ -173,7 +196,8 @@ impl Server {
     /// (`fields`: each ending in CRLF).
     pub fn get_with(&self, path: &str, fields: &str) -> Response {
         self.request(&format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{fields}Connection: close\r\n\r\n",
+            self.host()
         ))
     }
 
@@ -212,7 +236,7 @@ impl Server {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().expect("a server of this test").id()
     }
 
     pub fn signal(&self, signal: &str) {
@@ -228,7 +252,8 @@ impl Server {
     pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            let child = self.child.as_mut().expect("a server of this test");
+            if let Some(status) = child.try_wait().unwrap() {
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -239,8 +264,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -546,7 +573,8 @@ pub const TRAVERSALS: &[&str] = &[
 /// `target` is refused (400, 403 or 404) and nothing of the secret beside the root, or
 /// of /etc/passwd, comes back.
 pub fn assert_refused(server: &Server, target: &str) {
-    let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let host = server.host();
+    let raw = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     let out = server.exchange(raw.as_bytes());
     let text = String::from_utf8_lossy(&out);
     let status = text.get(9..12).unwrap_or("none");

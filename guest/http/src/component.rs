@@ -1,28 +1,21 @@
-//! The glue, and the only module that sees the WASI bindings: the engine's request to
-//! the core's head, the core's decision to the engine's response, and file bodies
-//! spliced from the root the engine preopened at `/` to the response stream.
-//!
-//! The core reads metadata through `DirRoot` (std's WASI filesystem, confined to the
-//! preopen by the engine), the same `Root` the native tests use; only the bodies need
-//! the descriptors themselves, for `read-via-stream`, so that no file passes through
-//! guest memory.
+//! The glue: the engine's request to the core's head, the core's decision to the
+//! engine's response, and file bodies spliced from the root (`root::Opened`: the very
+//! descriptors the core's look-ups opened) to the response stream with
+//! `read-via-stream`, so that no file passes through guest memory.
 
 use std::time::SystemTime;
 
-use sandserve_core::{Body, Chunk, DirRoot, FileRange, Policy};
+use sandserve_core::{Body, Chunk, FileRange, Policy};
 use wasip2::exports::http::incoming_handler::Guest;
-use wasip2::filesystem::preopens;
-use wasip2::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
+use wasip2::filesystem::types::Descriptor;
 use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 use wasip2::io::streams::{OutputStream, StreamError};
 
 use crate::head::{self, Head};
+use crate::root::Opened;
 use crate::settings;
-
-/// Where the engine mounts the served directory (`--dir ROOT::/`, Spin's `files`).
-const ROOT: &str = "/";
 
 struct Component;
 
@@ -48,17 +41,18 @@ impl Guest for Component {
         );
         // A head that could not be built honestly is answered as one the core cannot
         // read: 400.
-        let response = decide(head.as_deref().unwrap_or(b""), &policy);
+        let root = Opened::new();
+        let response = decide(head.as_deref().unwrap_or(b""), &policy, &root);
         let Some(reply) = head::response(&response.head) else {
             eprintln!("sandserve-http: the core wrote a head that does not parse");
             return fail(out);
         };
-        send(reply, response.body, out);
+        send(reply, response.body, out, &root);
     }
 }
 
-fn decide(head: &[u8], policy: &Policy) -> sandserve_core::Response {
-    sandserve_core::handle(head, policy, &DirRoot::new(ROOT), SystemTime::now())
+fn decide(head: &[u8], policy: &Policy, root: &Opened) -> sandserve_core::Response {
+    sandserve_core::handle(head, policy, root, SystemTime::now())
 }
 
 fn method(method: &Method) -> String {
@@ -79,7 +73,7 @@ fn method(method: &Method) -> String {
 
 /// Sends the head, then the body; a body that cannot be sent whole is left unfinished,
 /// which tells the engine to abort the response rather than end it short.
-fn send(reply: Head, body: Body, out: ResponseOutparam) {
+fn send(reply: Head, body: Body, out: ResponseOutparam, root: &Opened) {
     let Some(response) = outgoing(&reply) else {
         return fail(out);
     };
@@ -90,7 +84,7 @@ fn send(reply: Head, body: Body, out: ResponseOutparam) {
     let Ok(stream) = outgoing_body.write() else {
         return;
     };
-    let mut files = Files::default();
+    let mut files = Files { root, last: None };
     let sent = match body {
         Body::Empty => Ok(()),
         Body::Bytes(bytes) => write(&stream, &bytes),
@@ -134,15 +128,15 @@ fn write(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
     Ok(())
 }
 
-/// The files a body is made of, each opened once below the `/` preopen: the parts of
-/// a multipart answer are all ranges of one file, read from one descriptor.
-#[derive(Default)]
-struct Files {
-    root: Option<Descriptor>,
+/// The files a body is made of: the descriptor the core looked at (or, past the ones
+/// kept, one opened now); the parts of a multipart answer are all ranges of one file,
+/// read from one descriptor.
+struct Files<'a> {
+    root: &'a Opened,
     last: Option<(String, Descriptor)>,
 }
 
-impl Files {
+impl Files<'_> {
     fn splice(&mut self, stream: &OutputStream, range: &FileRange) -> Result<(), StreamError> {
         let file = self.open(&range.path)?;
         splice(stream, file, range)
@@ -150,21 +144,7 @@ impl Files {
 
     fn open(&mut self, path: &str) -> Result<&Descriptor, StreamError> {
         if self.last.as_ref().is_none_or(|(p, _)| p != path) {
-            if self.root.is_none() {
-                self.root = preopens::get_directories()
-                    .into_iter()
-                    .find(|(_, guest)| guest == ROOT)
-                    .map(|(descriptor, _)| descriptor);
-            }
-            let root = self.root.as_ref().ok_or(StreamError::Closed)?;
-            let file = root
-                .open_at(
-                    PathFlags::SYMLINK_FOLLOW,
-                    path,
-                    OpenFlags::empty(),
-                    DescriptorFlags::READ,
-                )
-                .map_err(|_| StreamError::Closed)?;
+            let file = self.root.file(path).ok_or(StreamError::Closed)?;
             self.last = Some((path.to_owned(), file));
         }
         Ok(&self.last.as_ref().expect("opened above").1)

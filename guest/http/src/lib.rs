@@ -7,11 +7,15 @@
 //! - `settings`  — the policy, from the engine's environment variables (`SANDSERVE_*`).
 //! - `head`      — the engine's request as the raw head the core reads, and the core's
 //!   response head as a status and the fields the engine may carry.
-//! - `component` — the only module that sees the WASI bindings: calls the core with the
-//!   root the engine preopened at `/`, and streams file bodies by splicing.
+//! - `root`      — the root the engine preopened at `/`, each file opened once (read-only)
+//!   for both its metadata and its body.
+//! - `component` — the glue: calls the core with that root, and streams file bodies by
+//!   splicing.
 
 pub mod head;
 pub mod settings;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(target_arch = "wasm32")]
+mod root;
