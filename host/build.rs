@@ -21,6 +21,7 @@ const WASI: &str = "wasm32-wasip2";
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_owned();
+    codecs(&workspace);
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     // OUT_DIR is <target>/<profile>/build/sandserve-<hash>/out.
     let target_dir = out_dir
@@ -182,6 +183,23 @@ fn componentize(dir: &Path, name: &str) -> PathBuf {
     std::fs::write(&out, component)
         .unwrap_or_else(|e| panic!("sandserve: cannot write {}: {e}", out.display()));
     out
+}
+
+/// The compressors' versions, from Cargo.lock, for the compressed forms' tag: a form's
+/// entity tag promises its bytes, and another encoder version may make other bytes.
+fn codecs(workspace: &Path) {
+    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).unwrap_or_default();
+    let mut versions = Vec::new();
+    for name in ["brotli", "zstd-sys", "flate2", "miniz_oxide"] {
+        let version = lock
+            .split("[[package]]")
+            .find(|p| p.contains(&format!("\nname = \"{name}\"\n")))
+            .and_then(|p| p.split("version = \"").nth(1))
+            .and_then(|v| v.split('"').next())
+            .unwrap_or("?");
+        versions.push(format!("{name} {version}"));
+    }
+    println!("cargo:rustc-env=SANDSERVE_CODECS={}", versions.join(", "));
 }
 
 fn copy(from: &Path, to: &Path) {

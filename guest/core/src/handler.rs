@@ -73,7 +73,7 @@ fn file(
     let ranges = match request.header("range") {
         Some(value)
             if request.method == Method::Get
-                && conditional::if_range_holds(request, &r.validators) =>
+                && conditional::if_range_holds(request, &r.validators, r.encoding.is_none()) =>
         {
             range::parse(value, r.len)
         }

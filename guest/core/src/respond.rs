@@ -248,7 +248,11 @@ impl Exchange<'_> {
             ServeError::MethodNotAllowed => field(&mut head, "Allow", ALLOW),
             ServeError::RangeNotSatisfiable(len) => {
                 field(&mut head, "Content-Range", &format!("bytes */{len}"));
+                // Of the representation chosen by Accept-Encoding (a form's length).
+                field(&mut head, "Vary", "Accept-Encoding");
             }
+            // Only a file's preconditions fail, against its chosen representation.
+            ServeError::PreconditionFailed => field(&mut head, "Vary", "Accept-Encoding"),
             _ => {}
         }
         match page {

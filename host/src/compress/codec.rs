@@ -23,6 +23,16 @@ pub const ZSTD_LEVEL: i32 = 19;
 /// never larger.
 pub const GZIP_LEVEL: u32 = 9;
 
+/// Four hex digits naming the encoders' versions (from Cargo.lock, by `build.rs`).
+fn encoders() -> &'static str {
+    static SHORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHORT.get_or_init(|| {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(env!("SANDSERVE_CODECS"));
+        format!("{:02x}{:02x}", hash[0], hash[1])
+    })
+}
+
 impl Coding {
     /// Its `Content-Encoding` name.
     pub fn name(self) -> &'static str {
@@ -33,14 +43,16 @@ impl Coding {
         }
     }
 
-    /// The coding and the settings a form is made with: part of the form's entity tag
-    /// and of its cache key, so that a change of level is a new form, never a splice of
-    /// two (`If-Range`).
+    /// The coding and the settings a form is made with, and which encoders made it
+    /// (`zstd-19.3fa2`): part of the form's entity tag and of its cache key, so that a
+    /// change of level or of encoder version is a new form, never the same tag on other
+    /// bytes or a splice of two (`If-Range`).
     pub fn tag(self) -> String {
+        let build = encoders();
         match self {
-            Coding::Br => format!("br-{BR_QUALITY}.{BR_WINDOW}"),
-            Coding::Zstd => format!("zstd-{ZSTD_LEVEL}"),
-            Coding::Gzip => format!("gzip-{GZIP_LEVEL}"),
+            Coding::Br => format!("br-{BR_QUALITY}.{BR_WINDOW}.{build}"),
+            Coding::Zstd => format!("zstd-{ZSTD_LEVEL}.{build}"),
+            Coding::Gzip => format!("gzip-{GZIP_LEVEL}.{build}"),
         }
     }
 

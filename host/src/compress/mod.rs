@@ -13,20 +13,21 @@
 //! while it was made, and only within `--compress-cache-max`.
 
 pub mod codec;
+pub mod making;
 pub mod store;
 
-use std::collections::HashSet;
 use std::fs::{File, Metadata};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 pub use codec::Coding;
-use store::{Key, Place, Store};
+use making::{Claim, Making};
+use store::{Kept, Key, Place, Store};
 
 /// Files up to this size are made while their request waits: at the levels chosen,
 /// about 13 ms (br), 80 ms (zstd) and 5 ms (gzip) of one core here (BENCHMARKS.md).
@@ -35,9 +36,6 @@ pub const WAIT_MAX: u64 = 128 << 10;
 /// as it is (and is made later): a burst of first requests is not serialised behind
 /// one core.
 pub const WAIT_FOR_JOB: Duration = Duration::from_millis(100);
-/// Most forms being made or waiting to be made in the background at once; past it a
-/// file goes out as it is and is asked for again by a later request.
-pub const MAX_PENDING: usize = 256;
 /// A form of a file changed less than this long before the form was made is sent to
 /// its request but not kept: a second write within the same tick of the filesystem's
 /// clock (a few ms here; a second or two on coarse filesystems) would leave every
@@ -72,8 +70,8 @@ pub struct Forms {
     settings: Settings,
     store: Mutex<Store>,
     jobs: Arc<Semaphore>,
-    /// Forms being made (or queued): asked again meanwhile, they are not made twice.
-    making: Mutex<HashSet<Key>>,
+    /// Forms being made (or queued), and those that failed lately.
+    making: Arc<Making>,
 }
 
 /// A source file as its request saw it.
@@ -91,13 +89,17 @@ impl Forms {
             jobs: Arc::new(Semaphore::new(settings.jobs.max(1))),
             settings,
             store: Mutex::new(store),
-            making: Mutex::new(HashSet::new()),
+            making: Arc::default(),
         }))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Bytes the forms hold now.
     pub fn held(&self) -> u64 {
-        self.store.lock().expect("forms store").total()
+        self.store().total()
     }
 
     /// The form of `source` in `coding`, if one is kept, without waiting; a missing
@@ -107,43 +109,44 @@ impl Forms {
         if let Some(form) = self.kept(&key, coding) {
             return Some(form);
         }
-        self.clone().start(key, meta, source.file.clone(), coding);
+        self.start(key, meta, source.file.clone(), coding);
         None
     }
 
     /// The form of `source` in `coding`: kept, or made now when the file is small
-    /// enough to wait for (else started in the background, and `None`).
+    /// enough to wait for (else started in the background, and `None`). Dropped while
+    /// it waits (the request's deadline, a reset stream), it gives its claim back; a
+    /// job already running finishes and keeps its form.
     pub async fn get(self: &Arc<Self>, source: &Source, coding: Coding) -> Option<Form> {
         let (key, meta) = self.eligible(source, coding)?;
         if let Some(form) = self.kept(&key, coding) {
             return Some(form);
         }
-        if meta.len() > WAIT_MAX || !self.making.lock().expect("making").insert(key) {
-            self.clone().start(key, meta, source.file.clone(), coding);
+        if meta.len() > WAIT_MAX {
+            self.start(key, meta, source.file.clone(), coding);
             return None;
         }
+        let claim = self.making.claim(key, meta.len())?;
         let permit = tokio::time::timeout(WAIT_FOR_JOB, self.jobs.clone().acquire_owned()).await;
         let Ok(Ok(permit)) = permit else {
-            self.making.lock().expect("making").remove(&key);
-            self.clone().start(key, meta, source.file.clone(), coding);
+            drop(claim);
+            self.start(key, meta, source.file.clone(), coding);
             return None;
         };
         let forms = self.clone();
         let file = source.file.clone();
-        let made = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            forms.make(key, &meta, &file, coding)
+            forms.make(&claim, key, &meta, &file, coding)
         })
         .await
         .ok()
-        .flatten();
-        self.making.lock().expect("making").remove(&key);
-        made
+        .flatten()
     }
 
     /// The key of `source`'s form in `coding`, and the file's metadata now, when the
-    /// host makes forms of it: compression is on, the size is within bounds, and the
-    /// file is still the one the handler saw.
+    /// host makes forms of it: compression is on, the size is within bounds, the file
+    /// is still the one the handler saw, and its form did not fail lately.
     fn eligible(&self, source: &Source, coding: Coding) -> Option<(Key, Metadata)> {
         let s = &self.settings;
         if s.cache_max == 0 || source.size < s.min || source.size > s.max {
@@ -153,11 +156,31 @@ impl Forms {
         if !meta.is_file() || meta.len() != source.size || meta.modified().ok() != source.modified {
             return None;
         }
-        Some((key(&meta, coding), meta))
+        let key = key(&meta, coding);
+        (!self.making.failed(&key)).then_some((key, meta))
     }
 
+    /// A kept form, opened outside the store's lock (a disk's latency is no other
+    /// request's wait); one gone from the disk, or changed, is forgotten.
     fn kept(&self, key: &Key, coding: Coding) -> Option<Form> {
-        let (file, size) = self.store.lock().expect("forms store").get(key)?;
+        let (file, size) = match self.store().get(key)? {
+            Kept::Open(file, size) => (file, size),
+            Kept::At(path, size) => match File::open(&path) {
+                Ok(file) if file.metadata().is_ok_and(|m| m.len() == size) => {
+                    (Arc::new(file), size)
+                }
+                Ok(_) => {
+                    self.forget(key);
+                    return None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.forget(key);
+                    return None;
+                }
+                // Out of descriptors, say: a miss this time, the form stays.
+                Err(_) => return None,
+            },
+        };
         Some(Form {
             file,
             size,
@@ -165,39 +188,55 @@ impl Forms {
         })
     }
 
-    /// Makes the form in the background, once a job is free, unless it is already
-    /// being made or too many are waiting.
-    fn start(self: Arc<Self>, key: Key, meta: Metadata, file: Arc<File>, coding: Coding) {
-        {
-            let mut making = self.making.lock().expect("making");
-            if making.len() >= MAX_PENDING || !making.insert(key) {
-                return;
-            }
+    fn forget(&self, key: &Key) {
+        let removed = self.store().forget(key);
+        if let Some(path) = removed {
+            let _ = std::fs::remove_file(path);
         }
+    }
+
+    /// Makes the form in the background, once a job is free, unless it is already
+    /// being made, failed lately, or the queue is full.
+    fn start(self: &Arc<Self>, key: Key, meta: Metadata, file: Arc<File>, coding: Coding) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.making.lock().expect("making").remove(&key);
             return;
         };
+        let Some(claim) = self.making.claim(key, meta.len()) else {
+            return;
+        };
+        let forms = self.clone();
         runtime.spawn(async move {
-            let Ok(permit) = self.jobs.clone().acquire_owned().await else {
+            let Ok(permit) = forms.jobs.clone().acquire_owned().await else {
                 return;
             };
-            let forms = self.clone();
+            let job = forms.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                forms.make(key, &meta, &file, coding)
+                job.make(&claim, key, &meta, &file, coding)
             })
             .await;
-            self.making.lock().expect("making").remove(&key);
         });
     }
 
     /// Compresses `file` (whose metadata was `meta`) and keeps the form. `None` when
-    /// reading or writing failed, the file changed meanwhile, or the form has no room.
-    fn make(&self, key: Key, meta: &Metadata, file: &File, coding: Coding) -> Option<Form> {
+    /// reading or writing failed, the file changed meanwhile, or the form has no room
+    /// (the claim then says so, and the form is not tried again for a while).
+    fn make(
+        &self,
+        claim: &Claim,
+        key: Key,
+        meta: &Metadata,
+        file: &File,
+        coding: Coding,
+    ) -> Option<Form> {
         match self.try_make(key, meta, file, coding) {
-            Ok(form) => form,
+            Ok(Some(form)) => Some(form),
+            Ok(None) => {
+                claim.failed();
+                None
+            }
             Err(e) => {
+                claim.failed();
                 tracing::warn!("compress: making a {} form failed: {e}", coding.name());
                 None
             }
@@ -212,7 +251,7 @@ impl Forms {
         coding: Coding,
     ) -> io::Result<Option<Form>> {
         let (place, max) = {
-            let store = self.store.lock().expect("forms store");
+            let store = self.store();
             (store.place().clone(), store.max())
         };
         let (form, temp) = store::new_file(&place)?;
@@ -250,13 +289,20 @@ impl Forms {
                 tag: coding.tag(),
             }));
         }
-        let mut store = self.store.lock().expect("forms store");
-        if let (Some(temp), Some(path)) = (temp, store.path_of(&key)) {
-            temp.persist(&path).map_err(|e| e.error)?;
+        if size > max {
+            return Ok(None);
+        }
+        if let (Some(temp), Place::Disk(dir)) = (temp, &place) {
+            // Whole on the disk before it has its name: a crash leaves a temporary
+            // file (removed at the next start), never a torn form under a key.
+            file.sync_data()?;
+            temp.persist(dir.join(store::hex(&key)))
+                .map_err(|e| e.error)?;
         }
         let memory = matches!(place, Place::Memory).then(|| file.clone());
-        if !store.insert(key, size, memory) {
-            return Ok(None);
+        let evicted = self.store().insert(key, size, memory);
+        for path in evicted {
+            let _ = std::fs::remove_file(path);
         }
         Ok(Some(Form {
             file,

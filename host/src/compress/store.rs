@@ -4,8 +4,10 @@
 //! with `sendfile` and ranges, like any file.
 //!
 //! The least recently used forms leave first. An index in memory knows every form and
-//! its size; a form on disk is opened for each request that sends it, so a form evicted
-//! in between is a miss (the file is sent as it is), never a half-read.
+//! its size; a form on disk is opened for each request that sends it (outside the
+//! index's lock), so a form evicted in between is a miss (the file is sent as it is),
+//! never a half-read. The budget is one server's: two servers sharing a cache directory
+//! each count what they made (and each finds the other's forms at its next start).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -13,9 +15,16 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 /// A form's name: a hash of its source's identity, validators and the form's tag.
 pub type Key = [u8; 16];
+
+/// A kept form: open (in memory), or at a path on disk, with its size.
+pub enum Kept {
+    Open(Arc<File>, u64),
+    At(PathBuf, u64),
+}
 
 /// What a form is kept in.
 #[derive(Debug, Clone)]
@@ -72,13 +81,19 @@ impl Store {
                 meta.mode() & 0o777
             );
             let mut found: Vec<(i64, Key, u64)> = Vec::new();
+            let hour_ago = SystemTime::now() - Duration::from_secs(3600);
             for entry in fs::read_dir(dir)?.flatten() {
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 let Ok(meta) = entry.metadata() else { continue };
                 match parse_key(&name) {
-                    Some(key) if meta.is_file() => found.push((meta.mtime(), key, meta.len())),
-                    // A temporary file of a write that died, or a stranger.
+                    Some(key) if meta.is_file() && meta.len() > 0 => {
+                        found.push((meta.mtime(), key, meta.len()));
+                    }
+                    // A form another server sharing the directory is making now.
+                    None if name.starts_with(".making-")
+                        && meta.modified().is_ok_and(|t| t > hour_ago) => {}
+                    // A temporary file of a write that died, an empty form, a stranger.
                     _ => {
                         let _ = fs::remove_file(entry.path());
                     }
@@ -118,51 +133,41 @@ impl Store {
         self.total
     }
 
-    /// The form named `key`, marked used: its descriptor and size.
-    pub fn get(&mut self, key: &Key) -> Option<(Arc<File>, u64)> {
+    /// The form named `key`, marked used.
+    pub fn get(&mut self, key: &Key) -> Option<Kept> {
         self.clock += 1;
         let clock = self.clock;
         let entry = self.entries.get_mut(key)?;
         entry.used = clock;
         let size = entry.size;
         if let Some(file) = &entry.file {
-            return Some((file.clone(), size));
+            return Some(Kept::Open(file.clone(), size));
         }
-        let Place::Disk(dir) = &self.place else {
-            return None;
-        };
-        match File::open(dir.join(hex(key))) {
-            Ok(file) if file.metadata().is_ok_and(|m| m.len() == size) => {
-                Some((Arc::new(file), size))
-            }
-            // Removed or changed behind our back: forget it.
-            _ => {
-                let entry = self.entries.remove(key)?;
-                self.total -= entry.size;
-                None
-            }
-        }
+        Some(Kept::At(self.path_of(key)?, size))
+    }
+
+    /// Forgets the form named `key` (gone from the disk, or changed): the path to
+    /// remove, if it is on disk.
+    pub fn forget(&mut self, key: &Key) -> Option<PathBuf> {
+        let entry = self.entries.remove(key)?;
+        self.total -= entry.size;
+        self.path_of(key)
     }
 
     /// Keeps a form just made (`file`: in memory; on disk it is already at
-    /// `path_of(key)`), first removing the least recently used ones it needs room
-    /// from. `false` (and the form removed) when it is larger than the whole budget.
-    pub fn insert(&mut self, key: Key, size: u64, file: Option<Arc<File>>) -> bool {
-        if size > self.max {
-            self.remove_file(&key);
-            return false;
-        }
+    /// `path_of(key)`, and `size` is at most the budget), first forgetting the least
+    /// recently used ones it needs room from: their paths, for the caller to remove
+    /// once it let go of the lock.
+    pub fn insert(&mut self, key: Key, size: u64, file: Option<Arc<File>>) -> Vec<PathBuf> {
         if let Some(old) = self.entries.remove(&key) {
             self.total -= old.size;
         }
-        for evicted in self.trim(size) {
-            self.remove_file(&evicted);
-        }
+        let evicted = self.trim(size);
         self.clock += 1;
         self.total += size;
         let used = self.clock;
         self.entries.insert(key, Entry { size, used, file });
-        true
+        evicted.iter().filter_map(|key| self.path_of(key)).collect()
     }
 
     /// Forgets least recently used entries until `room` more bytes fit; their keys.
@@ -240,21 +245,18 @@ mod tests {
     fn least_recently_used_forms_leave_first() {
         let mut store = Store::open(Place::Memory, 100).unwrap();
         let form = || Some(Arc::new(tempfile::tempfile().unwrap()));
-        assert!(store.insert([1; 16], 40, form()));
-        assert!(store.insert([2; 16], 40, form()));
+        store.insert([1; 16], 40, form());
+        store.insert([2; 16], 40, form());
         store.get(&[1; 16]).unwrap();
-        assert!(store.insert([3; 16], 40, form()));
+        store.insert([3; 16], 40, form());
         assert!(
             store.get(&[2; 16]).is_none(),
             "the least recently used left"
         );
         assert!(store.get(&[1; 16]).is_some() && store.get(&[3; 16]).is_some());
         assert_eq!(store.total(), 80);
-        assert!(
-            !store.insert([4; 16], 101, form()),
-            "larger than the budget"
-        );
-        assert_eq!(store.total(), 80);
+        store.forget(&[1; 16]);
+        assert_eq!(store.total(), 40);
     }
 
     #[test]
@@ -267,11 +269,14 @@ mod tests {
                 let key = [i; 16];
                 fs::write(store.path_of(&key).unwrap(), vec![0; size]).unwrap();
             }
-            fs::write(forms.join(".making-x"), b"torn").unwrap();
+            fs::write(forms.join(".making-x"), b"another server's").unwrap();
+            fs::write(forms.join("stray"), b"?").unwrap();
+            fs::write(store.path_of(&[4; 16]).unwrap(), b"").unwrap();
         }
         let mut store = Store::open(Place::Disk(forms.clone()), 70).unwrap();
         assert_eq!(store.total(), 60, "trimmed to its budget on opening");
-        assert!(!forms.join(".making-x").exists());
+        assert!(forms.join(".making-x").exists(), "a fresh one is someone's");
+        assert!(!forms.join("stray").exists() && !store.path_of(&[4; 16]).unwrap().exists());
         let present = [1u8, 2, 3]
             .iter()
             .filter(|&&i| store.get(&[i; 16]).is_some())

@@ -51,7 +51,10 @@ async fn a_form_is_made_once_and_kept() {
     std::thread::sleep(RACY);
     let made = forms.get(&source(&path), Coding::Zstd).await.unwrap();
     assert_eq!(unzstd(&made), text());
-    assert_eq!(made.tag, format!("zstd-{}", codec::ZSTD_LEVEL));
+    assert!(
+        made.tag
+            .starts_with(&format!("zstd-{}.", codec::ZSTD_LEVEL))
+    );
     assert_eq!(forms.held(), made.size);
     let again = forms.ready(&source(&path), Coding::Zstd).unwrap();
     assert_eq!(again.size, made.size);
@@ -98,8 +101,17 @@ fn a_file_that_changes_while_made_is_not_kept() {
         .write_all(b"more")
         .unwrap();
     let key = key(&meta, Coding::Gzip);
-    assert!(forms.make(key, &meta, &src.file, Coding::Gzip).is_none());
+    let claim = forms.making.claim(key, meta.len()).unwrap();
+    assert!(
+        forms
+            .make(&claim, key, &meta, &src.file, Coding::Gzip)
+            .is_none()
+    );
     assert_eq!(forms.held(), 0);
+    assert!(
+        forms.making.failed(&key),
+        "not tried again at every request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,4 +140,24 @@ async fn no_form_past_the_bounds() {
             .await
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_goes_away_gives_its_claim_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.js");
+    std::fs::write(&path, text()).unwrap();
+    let forms = forms(Place::Memory, 1 << 20);
+    // Every job taken: the request waits for one, and is dropped while it waits (its
+    // deadline, a reset stream).
+    let held = forms.jobs.clone().acquire_owned().await.unwrap();
+    let waited = tokio::time::timeout(
+        Duration::from_millis(10),
+        forms.get(&source(&path), Coding::Zstd),
+    )
+    .await;
+    assert!(waited.is_err());
+    assert_eq!(forms.making.pending(), 0, "the claim went with the request");
+    drop(held);
+    assert!(forms.get(&source(&path), Coding::Zstd).await.is_some());
 }

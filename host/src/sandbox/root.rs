@@ -31,6 +31,9 @@ pub const MAX_PATH: usize = 4096;
 /// Most regular files one request keeps open for its body; more are closed at once
 /// (a handler that stats thousands of files must not hold thousands of descriptors).
 pub const MAX_KEPT: usize = 16;
+/// Most compressed forms one request may ask for, found or not (a response needs one):
+/// past it the answer is `none`, and nothing is made or queued for it.
+pub const MAX_FORMS_ASKED: u32 = 4;
 
 /// A regular file a request opened, kept for its body: the file at `path` itself, or
 /// (`coding`) a compressed form of it that the request found.
@@ -50,6 +53,8 @@ pub struct Lent {
     forms: Option<Arc<Forms>>,
     /// The forms this request found, for its body.
     found_forms: Vec<Opened>,
+    /// Forms this request asked for so far.
+    forms_asked: u32,
     /// An open failed because the server was out of descriptors: the handler's answer
     /// was made on a false "error", so the request gets the host's 503 instead.
     pub starved: bool,
@@ -62,6 +67,7 @@ impl Lent {
             kept: Vec::new(),
             forms,
             found_forms: Vec::new(),
+            forms_asked: 0,
             starved: false,
         }
     }
@@ -90,6 +96,7 @@ impl Lent {
     pub fn take(&mut self) -> Vec<Opened> {
         let mut opened: Vec<Opened> = self.kept.drain(..).map(|(opened, _)| opened).collect();
         opened.append(&mut self.found_forms);
+        self.forms_asked = 0;
         opened
     }
 
@@ -100,7 +107,12 @@ impl Lent {
         let Some(file) = file.filter(|_| meta.kind == Kind::File) else {
             return Err(Error::NotAFile);
         };
-        let Some(forms) = self.forms.clone() else {
+        self.forms_asked += 1;
+        let Some(forms) = self
+            .forms
+            .clone()
+            .filter(|_| self.forms_asked <= MAX_FORMS_ASKED)
+        else {
             return Ok(None);
         };
         let modified = meta
