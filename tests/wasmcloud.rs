@@ -93,7 +93,19 @@ impl Engine for WashDev {
             .arg(&project)
             .args(["dev", "--non-interactive"])
             .env("RAYON_NUM_THREADS", "1");
-        Server::spawn(command, root)
+        let server = Server::spawn(command, root);
+        // wash prints its address, and accepts, before the component is deployed
+        // (an empty 404 until then): ready once the component answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.get("/").header("server").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "wash dev never served:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
     }
 }
 
@@ -175,7 +187,8 @@ impl Nats {
 
     fn line(&mut self) -> String {
         let mut line = String::new();
-        self.reader.read_line(&mut line).expect("NATS went silent");
+        let n = self.reader.read_line(&mut line).expect("NATS went silent");
+        assert!(n > 0, "NATS closed the connection");
         line.trim_end().to_owned()
     }
 
@@ -396,6 +409,15 @@ impl Engine for WashHost<'_> {
     }
 }
 
+/// Stops the load threads when the test ends, passed or not.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Answers by version on one host while a roll runs, and failures by phase.
 #[derive(Default)]
 struct Tally {
@@ -445,6 +467,9 @@ fn a_lattice_of_two_hosts_serves_every_case_and_rolls_an_update_host_by_host() {
     }
     let rolling = Arc::new(AtomicU32::new(u32::MAX));
     let stop = Arc::new(AtomicBool::new(false));
+    // A failed check below still ends the load.
+    let _stop = StopOnDrop(stop.clone());
+    let mut after = [0; 2];
     let tallies: Vec<Arc<Mutex<Tally>>> = (0..2).map(|_| Arc::default()).collect();
     let load: Vec<_> = (0..2)
         .map(|host| {
@@ -508,10 +533,10 @@ fn a_lattice_of_two_hosts_serves_every_case_and_rolls_an_update_host_by_host() {
             "WORKLOAD_STATE_RUNNING"
         );
         std::thread::sleep(Duration::from_millis(500));
+        // From here on, only v2 answers on this host.
+        after[host] = tally.lock().unwrap().v1;
     }
     rolling.store(u32::MAX, Ordering::Relaxed);
-    // After the roll, only v2 answers, on both hosts.
-    let after: Vec<u32> = tallies.iter().map(|t| t.lock().unwrap().v1).collect();
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     for thread in load {

@@ -7,6 +7,7 @@
 # requests to 127.0.0.1:PORT reach it. Runs until killed; stops everything it started.
 # Needs target/tools/wash (guest/build-handlers), nats-server and docker-registry.
 set -euo pipefail
+export LC_ALL=C # ${#request} counts bytes
 port="$1" root="$(cd "$2" && pwd)"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 wash="${SANDSERVE_TOOLS:-$here/target/tools}/wash"
@@ -15,6 +16,8 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 trap 'exit 0' TERM INT
+# Waits (at most 30 s) for a line in a log.
+wait_for() { for _ in $(seq 300); do grep -qs "$2" "$1" && return 0; sleep 0.1; done; echo "wash-host.sh: $1 never said $2" >&2; cat "$1" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nats_port="$(free_port)" registry="127.0.0.1:$(free_port)"
 
@@ -22,14 +25,15 @@ nats-server -a 127.0.0.1 -p "$nats_port" >"$dir/nats.log" 2>&1 & pids+=($!)
 printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
   "$dir/registry" "$registry" >"$dir/registry.yml"
 docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 & pids+=($!)
-until grep -qs "Server is ready" "$dir/nats.log" && grep -qs "listening on" "$dir/registry.log"; do sleep 0.1; done
+wait_for "$dir/nats.log" "Server is ready"
+wait_for "$dir/registry.log" "listening on"
 "$wash" oci push --insecure "$registry/sandserve/sandserve-http:0.1.0" \
   "$here/target/handlers/sandserve-http.wasm" >/dev/null
 RAYON_NUM_THREADS=1 "$wash" host --non-interactive --host-name bench --host-group default \
   --scheduler-nats-url "nats://127.0.0.1:$nats_port" --data-nats-url "nats://127.0.0.1:$nats_port" \
   --http-addr "127.0.0.1:$port" --allow-insecure-registries --oci-cache-dir "$dir/oci" \
   >"$dir/host.log" 2>&1 & pids+=($!)
-until grep -qs 'Host started host_id="' "$dir/host.log"; do sleep 0.1; done
+wait_for "$dir/host.log" 'Host started host_id="'
 host_id="$(grep -o 'host_id="[^"]*"' "$dir/host.log" | head -1 | cut -d'"' -f2)"
 
 request='{"workloadId":"bench","workload":{"namespace":"default","name":"bench","annotations":{},

@@ -68,6 +68,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("listings", listings),
     ("methods_and_head", methods_and_head),
     ("the_operators_policy", the_operators_policy),
+    ("odd_names_and_a_fifo", odd_names_and_a_fifo),
 ];
 
 /// One `#[test]` per case, on the engine `$engine`.
@@ -86,6 +87,7 @@ macro_rules! engine_cases {
             listings,
             methods_and_head,
             the_operators_policy,
+            odd_names_and_a_fifo,
         );
     };
     (@each $engine:expr; $($case:ident,)*) => {
@@ -398,4 +400,23 @@ pub fn the_operators_policy(engine: &dyn Engine) {
     let r = s.get_with("/some/route", ua);
     assert_eq!((r.status, r.body.as_slice()), (200, &b"spa\n"[..]));
     assert_eq!(s.get_with("/missing.png", ua).status, 404);
+}
+
+/// A FIFO in the root is refused at once (never opened: an open would wait for a
+/// writer), and a name no file can have is a 404, not a failure.
+pub fn odd_names_and_a_fifo(engine: &dyn Engine) {
+    let site = site();
+    let fifo = site.root.join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let s = engine.start(&site.root, &[]);
+    let r = s.get("/pipe");
+    assert!(matches!(r.status, 403 | 404), "{}", r.head);
+    let long = "x".repeat(300);
+    assert_eq!(s.get(&format!("/{long}")).status, 404);
+    assert_eq!(s.get(&format!("/{long}/a.txt")).status, 404);
+    assert_eq!(s.get("/a.txt").status, 200, "still serving");
 }

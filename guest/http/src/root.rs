@@ -81,6 +81,9 @@ impl Root for Opened {
         let stat = file.stat().map_err(error)?;
         let meta = meta(&stat);
         let mut kept = self.kept.borrow_mut();
+        // The same path looked at again (an error page after its resolution): the
+        // newest descriptor goes with the newest metadata.
+        kept.retain(|(p, _)| p != rel);
         if meta.kind == Kind::File && kept.len() < MAX_KEPT {
             kept.push((rel.to_owned(), file));
         }
@@ -112,6 +115,11 @@ fn error(code: ErrorCode) -> io::Error {
         ErrorCode::NoEntry => io::ErrorKind::NotFound,
         ErrorCode::NotDirectory => io::ErrorKind::NotADirectory,
         ErrorCode::Access | ErrorCode::NotPermitted => io::ErrorKind::PermissionDenied,
+        // A name no file can have (a segment over 255 bytes, say): not found, as std
+        // says it through WASI.
+        ErrorCode::NameTooLong | ErrorCode::Invalid | ErrorCode::IllegalByteSequence => {
+            io::ErrorKind::InvalidFilename
+        }
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, format!("{code:?}"))
