@@ -25,7 +25,7 @@ use sandserve::sandbox::root::Lent;
 fn boundary(c: &mut Criterion) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("small.html"), vec![b'x'; 1024]).unwrap();
-    let engine = Arc::new(Engine::new(Pool::new(64 << 20), None).unwrap());
+    let engine = Arc::new(Engine::new(Pool::new(64 << 20), None, Default::default()).unwrap());
     let handler = Handler::new(engine.prepare(BUILT_IN_HANDLER).unwrap().0);
     let dir =
         cap_std::fs::Dir::open_ambient_dir(root.path(), cap_std::ambient_authority()).unwrap();

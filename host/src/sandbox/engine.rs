@@ -2,7 +2,8 @@
 //! limits, epoch interruption and the linker (our `root`, and WASI for handlers that
 //! import it) — built once per server and shared by every handler version it runs.
 //! `Engine::prepare` turns a component's bytes into a pre-linked handler
-//! (`InstancePre`), so that a request only instantiates.
+//! (`InstancePre`), so that a request only instantiates; `prepare_beside_serving` does
+//! it on one core, for a compile while the server serves (a swap, `dev`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::sandbox::bindings::{v3, v4, v5};
 use crate::sandbox::cache::{self, Origin};
@@ -82,6 +83,36 @@ pub fn keep_resident_for(sizes: impl IntoIterator<Item = u64>) -> usize {
     }
 }
 
+/// How handlers are compiled (`--compile`): both with Cranelift, whose code checks the
+/// epoch, so the deadline holds either way (wasmtime 48's Winch does not support epoch
+/// interruption, so it is not offered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compiler {
+    /// Cranelift's `OptLevel::Speed`: the fastest code.
+    #[default]
+    Optimized,
+    /// Cranelift's `OptLevel::None`: 16-30% less CPU to compile, code a few percent
+    /// larger and slower (BENCHMARKS.md), for the edit-to-live loop.
+    Fast,
+}
+
+impl Compiler {
+    pub fn parse(text: &str) -> Result<Compiler, String> {
+        match text {
+            "optimized" => Ok(Compiler::Optimized),
+            "fast" => Ok(Compiler::Fast),
+            other => Err(format!("{other:?}: the compilers are optimized and fast")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Optimized => "optimized",
+            Compiler::Fast => "fast",
+        }
+    }
+}
+
 /// The engine, its linker and its epoch ticker, for the server's whole life.
 pub struct Engine {
     pub engine: wasmtime::Engine,
@@ -91,12 +122,14 @@ pub struct Engine {
     /// Where compiled handlers are kept between starts (`None`: always compile), and
     /// the bytes it may hold.
     cache: Option<(Arc<Path>, u64)>,
+    /// One compile thread, for compiles beside a serving server (built the first time).
+    one_core: std::sync::OnceLock<rayon::ThreadPool>,
     _ticker: EpochTicker,
 }
 
 impl Engine {
-    pub fn new(pool: Pool, cache: Option<(&Path, u64)>) -> Result<Engine> {
-        let engine = engine(pool)?;
+    pub fn new(pool: Pool, cache: Option<(&Path, u64)>, compiler: Compiler) -> Result<Engine> {
+        let engine = engine(pool, compiler)?;
         // Both the root and WASI are in the one linker: a component is pre-linked only
         // to what it imports, so a handler without WASI imports pays nothing for it.
         let mut linker = Linker::<Sandbox>::new(&engine);
@@ -119,6 +152,7 @@ impl Engine {
             instances: pool.instances,
             linker,
             cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
+            one_core: std::sync::OnceLock::new(),
         })
     }
 
@@ -137,9 +171,24 @@ impl Engine {
             .context("not a handler of the sandserve world")?;
         Ok((pre, origin))
     }
+
+    /// `prepare` with Cranelift's parallel compile confined to one thread of its own:
+    /// a cold compile of a large runtime (CPython: ~8-10 s of CPU) beside a serving
+    /// server leaves every other core to the requests. (wasmtime's parallel compile
+    /// runs on the rayon pool it is called from.)
+    pub fn prepare_beside_serving(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
+        let pool = self.one_core.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "sandserve-compile".into())
+                .build()
+                .expect("cannot start the compile thread")
+        });
+        pool.install(|| self.prepare(bytes))
+    }
 }
 
-fn engine(pool: Pool) -> Result<wasmtime::Engine> {
+fn engine(pool: Pool, compiler: Compiler) -> Result<wasmtime::Engine> {
     let instances = pool.instances;
     let mut pooling = PoolingAllocationConfig::default();
     pooling
@@ -161,6 +210,10 @@ fn engine(pool: Pool) -> Result<wasmtime::Engine> {
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
+        .cranelift_opt_level(match compiler {
+            Compiler::Optimized => OptLevel::Speed,
+            Compiler::Fast => OptLevel::None,
+        })
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     wasmtime::Engine::new(&config)
         .map_err(anyhow::Error::from)

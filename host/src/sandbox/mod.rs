@@ -10,6 +10,7 @@ pub mod contract;
 pub mod decide;
 pub mod engine;
 pub mod invoke;
+pub mod output;
 pub mod plan;
 pub mod response;
 pub mod root;

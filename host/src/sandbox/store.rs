@@ -5,6 +5,7 @@ use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::sandbox::output::Captured;
 use crate::sandbox::root::Lent;
 
 pub struct Sandbox {
@@ -12,6 +13,8 @@ pub struct Sandbox {
     pub root: Lent,
     /// `None` for a handler that imports no WASI: it is never asked for (see `ctx`).
     pub wasi: Option<WasiCtx>,
+    /// Where its stdout and stderr go with `--handler-output` (else nowhere).
+    pub output: Option<Captured>,
     pub table: ResourceTable,
     pub limits: StoreLimits,
     /// Epoch ticks the current call has run for.

@@ -117,7 +117,7 @@ impl Shared {
             instances: config.max_instances,
             keep_resident: config.handler_keep_resident,
         };
-        let engine = Arc::new(Engine::new(pool, cache)?);
+        let engine = Arc::new(Engine::new(pool, cache, config.compiler)?);
         let rule = RollbackRule {
             window: config.rollback_window,
             requests: config.rollback_requests,
@@ -171,6 +171,7 @@ impl Shared {
                 reuse: config.reuse_instances,
                 descriptors: config.handler_descriptors,
                 instance_wait: config.instance_wait,
+                output: config.handler_output,
             },
         )
         .with_forms(forms);

@@ -28,13 +28,41 @@ pub enum Command {
     Admin(AdminCommand),
     /// Run FILE.wasm through a conformance suite in-process (fresh instances, a
     /// temporary root) and print a table of rules with the level reached (seed, http,
-    /// static). Exit status 1 when below --require.
+    /// static). Given a project folder, its built component, at its manifest's level,
+    /// and its own requests too. Exit status 1 when below --require.
     Check {
-        #[arg(value_name = "FILE.wasm")]
+        #[arg(value_name = "FILE.wasm|DIR")]
         file: PathBuf,
-        /// The level the handler must reach.
-        #[arg(long, default_value = "seed", value_name = "LEVEL")]
-        require: String,
+        /// The level the handler must reach (default: seed, or the project's level).
+        #[arg(long, value_name = "LEVEL")]
+        require: Option<String>,
+    },
+    /// Build the handler project in DIR (default: .) with its language's toolchain,
+    /// installed into the tools cache the first time ($SANDSERVE_TOOLS, else
+    /// ~/.cache/sandserve-tools), into the component its sandserve.toml names.
+    Build {
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Serve the project in DIR (default: .) and, on each change of its sources,
+    /// build, check, replay the recent requests through old and new, and swap it live
+    /// or say why not; one line a step with its time. Flags after `--` go to the
+    /// server it starts.
+    Dev {
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Serve this folder with a server of dev's own.
+        #[arg(long, value_name = "SITE", required_unless_present = "admin")]
+        root: Option<PathBuf>,
+        /// Its address (default 127.0.0.1:8080); with --admin, where the running
+        /// server listens, for the first answer of each new version.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Swap into the server already running with this admin socket instead.
+        #[arg(long, value_name = "SOCK", conflicts_with = "root")]
+        admin: Option<PathBuf>,
+        #[arg(last = true, value_name = "SERVER FLAGS")]
+        server_args: Vec<std::ffi::OsString>,
     },
     /// Send the same requests through A.wasm and B.wasm in-process and print what
     /// differs (status, fields but Date, body kind and length), as the swap check
@@ -55,10 +83,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
     },
-    /// Write a minimal working handler project into DIR (its build command is at the
-    /// top of its source).
+    /// Write a handler project into DIR: its source, the contract, a sandserve.toml
+    /// (how `sandserve build` builds it, its check level, its own test) and a README.
     New {
-        /// rust, python or js.
+        /// rust, python, js or c.
         #[arg(long, value_name = "LANG")]
         lang: String,
         #[arg(value_name = "DIR")]
@@ -177,6 +205,15 @@ pub struct Args {
     /// instance's memory then survives from one request to the next: see BENCHMARKS.md.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub reuse_instances: u32,
+    /// How handlers are compiled, both by Cranelift and keeping every deadline:
+    /// optimized, or fast (no optimisation: less CPU to compile, slower code; what
+    /// `sandserve dev` serves with).
+    #[arg(long, default_value = "optimized", value_name = "COMPILER", value_parser = ["optimized", "fast"])]
+    pub compile: String,
+    /// Log what handlers print (WASI stdout and stderr), up to SIZE a request, each line
+    /// prefixed with the request it came from; never sent to the client. 0: discarded.
+    #[arg(long, default_value = "0", value_name = "SIZE", value_parser = size)]
+    pub handler_output: usize,
     /// Time a client has to send a complete request head: from connecting for the first
     /// request, from its first byte for later ones (`10s`, `500ms`; a bare number is s).
     #[arg(long, default_value = "10s", value_name = "TIME", value_parser = duration)]

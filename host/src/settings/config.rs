@@ -53,6 +53,10 @@ pub struct Config {
     pub handler_keep_resident: usize,
     /// Requests one instance may serve (1: a fresh instance per request).
     pub reuse_instances: u32,
+    /// `--compile`.
+    pub compiler: crate::sandbox::engine::Compiler,
+    /// `--handler-output`: bytes logged of what one request's handler prints.
+    pub handler_output: usize,
     pub header_timeout: Duration,
     pub keepalive_timeout: Duration,
     pub send_timeout: Duration,
@@ -292,6 +296,9 @@ impl Config {
             handler_memory: args.handler_memory,
             handler_keep_resident,
             reuse_instances: args.reuse_instances,
+            compiler: crate::sandbox::engine::Compiler::parse(&args.compile)
+                .map_err(|e| anyhow::anyhow!("--compile {e}"))?,
+            handler_output: args.handler_output,
             header_timeout: args.header_timeout,
             keepalive_timeout: args.keepalive_timeout,
             send_timeout: args.send_timeout,

@@ -171,7 +171,8 @@ impl Swapper {
         }
         let started = Instant::now();
         let engine = self.engine.clone();
-        let prepared = tokio::task::spawn_blocking(move || engine.prepare(&bytes)).await;
+        let prepared =
+            tokio::task::spawn_blocking(move || engine.prepare_beside_serving(&bytes)).await;
         report.compile_ms = started.elapsed().as_millis() as u64;
         let (pre, origin) = match prepared {
             Ok(Ok(prepared)) => prepared,

@@ -29,6 +29,7 @@ use crate::compress::Forms;
 use crate::sandbox::bindings::wit;
 use crate::sandbox::contract::{Instance, Pre};
 use crate::sandbox::engine::{EPOCH_TICK, Engine};
+use crate::sandbox::output::Captured;
 use crate::sandbox::root::{Lent, Opened};
 use crate::sandbox::store::Sandbox;
 
@@ -114,6 +115,9 @@ pub struct Bounds {
     pub descriptors: usize,
     /// `--instance-wait`: longest wait for a free instance.
     pub instance_wait: Duration,
+    /// `--handler-output`: bytes of what one request's handler prints that are logged
+    /// (0: none, and WASI's stdout and stderr lead nowhere).
+    pub output: usize,
 }
 
 impl Bounds {
@@ -125,6 +129,7 @@ impl Bounds {
             reuse: 1,
             descriptors: 128,
             instance_wait: Duration::from_secs(1),
+            output: 0,
         }
     }
 }
@@ -217,13 +222,20 @@ impl Invoker {
             Some(_) => None,
             None => Some(self.slot(waited).await?),
         };
+        // Taken out before the call, so that what a handler printed is logged however
+        // its call ends (a trap's traceback most of all).
+        let output = match &warm {
+            Some(warm) => warm.store.data().output.clone(),
+            None => self.output(handler),
+        };
+        let _logged = Logged(output.as_ref(), &request.head);
         // Everything the handler can wait on happens in here: dropping it at the wall
         // deadline drops the store, the instance and the slot with it.
         let run = async {
             let mut warm = match (warm, slot) {
                 (Some(warm), _) => warm,
                 (None, Some(slot)) => {
-                    let mut store = self.store(handler)?;
+                    let mut store = self.store_with(handler, output.clone())?;
                     let instance = self.instantiate(handler, &mut store).await?;
                     Warm {
                         store,
@@ -341,8 +353,18 @@ impl Invoker {
     /// A fresh store for `handler`: the root lent; WASI with only the root, read-only,
     /// if it imports WASI; limits; a deadline.
     pub fn store(&self, handler: &Handler) -> Result<Store<Sandbox>> {
+        self.store_with(handler, None)
+    }
+
+    /// Where `handler`'s output goes for one call: kept, if it can print and
+    /// `--handler-output` is on.
+    fn output(&self, handler: &Handler) -> Option<Captured> {
+        (handler.pre.wasi && self.bounds.output > 0).then(|| Captured::new(self.bounds.output))
+    }
+
+    fn store_with(&self, handler: &Handler, output: Option<Captured>) -> Result<Store<Sandbox>> {
         let wasi = if handler.pre.wasi {
-            Some(self.wasi()?)
+            Some(self.wasi(output.as_ref())?)
         } else {
             None
         };
@@ -360,6 +382,7 @@ impl Invoker {
             Sandbox {
                 root: Lent::new(self.dir.clone(), self.forms.clone()),
                 wasi,
+                output,
                 table,
                 limits,
                 ticks: 0,
@@ -398,12 +421,16 @@ impl Invoker {
 
 impl Invoker {
     /// A WASI context that grants the root read-only and nothing else.
-    fn wasi(&self) -> Result<wasmtime_wasi::WasiCtx> {
+    fn wasi(&self, output: Option<&Captured>) -> Result<wasmtime_wasi::WasiCtx> {
+        let mut builder = WasiCtxBuilder::new();
+        if let Some(output) = output {
+            builder.stdout(output.clone()).stderr(output.clone());
+        }
         // Guest file calls run on the blocking pool, not inline on a worker: an open or
         // read of a FIFO in the root blocks until a writer comes, and inline it would
         // stall the worker and every connection on it, beyond any deadline's reach. (It
         // must be set before the preopen, which captures it.)
-        Ok(WasiCtxBuilder::new()
+        Ok(builder
             .allow_blocking_current_thread(false)
             .allow_tcp(false)
             .allow_udp(false)
@@ -412,6 +439,17 @@ impl Invoker {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot open the root {}", self.root.display()))?
             .build())
+    }
+}
+
+/// Logs a call's output when the call ends, whichever way (dropped included).
+struct Logged<'a>(Option<&'a Captured>, &'a [u8]);
+
+impl Drop for Logged<'_> {
+    fn drop(&mut self) {
+        if let Some(output) = self.0 {
+            output.log(self.1);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ fn invoker(root: &std::path::Path, bounds: Bounds) -> (Arc<Engine>, Invoker) {
         instances: 8,
         ..Pool::new(64 << 20)
     };
-    let engine = Arc::new(Engine::new(pool, None).unwrap());
+    let engine = Arc::new(Engine::new(pool, None, Default::default()).unwrap());
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap();
     let invoker = Invoker::new(engine.clone(), root.into(), Arc::new(dir), bounds);
     (engine, invoker)
