@@ -195,17 +195,6 @@ fn diff_shows_what_two_handlers_answer_differently() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
 
-/// A new project's build succeeded, and what it built reaches `seed`.
-fn built_and_reaches_seed(built: &Output, wasm: &std::path::Path) {
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let out = check(wasm.to_str().unwrap(), &["--require", "seed"]);
-    assert!(out.status.success(), "{}", table(&out));
-}
-
 /// `file` passes every rule: level `static`, 13 of 13.
 fn reaches_static(file: &str) {
     let out = check(file, &["--require", "static"]);
@@ -215,70 +204,6 @@ fn reaches_static(file: &str) {
         text.contains("level: static (13 of 13 rules pass)"),
         "{text}"
     );
-}
-
-/// `sandserve new --lang LANG DIR` into a fresh folder.
-fn new_project(lang: &str, dir: &std::path::Path) {
-    let out = sandserve("new", &["--lang", lang, dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(dir.join("wit/sandserve.wit").is_file());
-}
-
-#[test]
-fn new_python_project_builds_and_passes_the_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("hello-py");
-    new_project("python", &dir);
-    // componentize-py from the venv guest/build-handlers made.
-    let venv = std::path::Path::new(&common::built_handler("seed-python"))
-        .parent()
-        .unwrap()
-        .join("../tools/venv/bin/componentize-py");
-    let built = Command::new(venv)
-        .current_dir(&dir)
-        .env_remove("VIRTUAL_ENV")
-        .args([
-            "-d",
-            "wit",
-            "-w",
-            "sandserve",
-            "componentize",
-            "app",
-            "-o",
-            "handler.wasm",
-        ])
-        .output()
-        .unwrap();
-    built_and_reaches_seed(&built, &dir.join("handler.wasm"));
-}
-
-#[test]
-fn new_rust_project_builds_and_passes_the_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("hello-rs");
-    new_project("rust", &dir);
-    // The toolchain that builds these tests (it has wasm32-wasip2), whatever rustup's
-    // default is outside this repository; a target dir that outlives the test.
-    let cargo = std::path::Path::new(env!("CARGO"));
-    let built = Command::new(cargo)
-        .current_dir(&dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("RUSTC", cargo.with_file_name("rustc"))
-        .env(
-            "CARGO_TARGET_DIR",
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust"),
-        )
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    let wasm = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("new-rust/wasm32-wasip2/release/hello_rs.wasm");
-    built_and_reaches_seed(&built, &wasm);
 }
 
 #[test]
@@ -310,36 +235,28 @@ fn the_js_handler_reaches_static() {
 }
 
 #[test]
-fn new_js_project_builds_and_passes_the_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("hello-js");
-    new_project("js", &dir);
-    assert!(dir.join("package.json").is_file());
-    // componentize-js from the cache guest/build-handlers installed (no npm install, so
-    // no network): the project needs no package of its own to build.
-    let componentize_js = std::path::Path::new(&common::built_handler("js"))
-        .parent()
-        .unwrap()
-        .join("../tools/node/node_modules/.bin/componentize-js");
-    let built = Command::new(componentize_js)
-        .current_dir(&dir)
-        .args([
-            "handler.js",
-            "--wit",
-            "wit",
-            "--world-name",
-            "sandserve",
-            "-d",
-        ])
-        .args(["stdio", "random", "clocks", "http", "fetch-event"])
-        .args(["-o", "handler.wasm"])
-        .output()
-        .unwrap();
-    built_and_reaches_seed(&built, &dir.join("handler.wasm"));
-}
-
-#[test]
 fn the_js_handler_on_quickjs_reaches_static_too() {
     // The same guest/js/site.js as `js`, built by componentize-qjs (guest/build-handlers).
     reaches_static(&common::built_handler("js-quickjs"));
+}
+
+#[test]
+fn the_c_seed_reaches_http_and_answers_as_the_python_seed() {
+    // guest/c/seed.c, built by guest/build-handlers with `sandserve build guest/c`.
+    let c = common::built_handler("seed-c");
+    let out = check(&c, &["--require", "http"]);
+    let text = table(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("level: http (11 of 13 rules pass)"), "{text}");
+    // Request for request the same answers as the Python seed (the diff's corpus).
+    let out = Command::new(common::BIN)
+        .args(["diff", &common::built_handler("seed-python"), &c])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

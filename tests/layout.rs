@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// The folders of `host/src`, from the top down.
 const ORDER: &[&str] = &[
-    "tools", "admin", "server", "settings", "versions", "sandbox", "compress", "observe", "http",
-    "net",
+    "dev", "tools", "admin", "server", "settings", "versions", "sandbox", "compress", "observe",
+    "http", "net",
 ];
 
 /// Files allowed beside the folders.

@@ -2,6 +2,7 @@
 //! runs each request's decision in a fresh WebAssembly sandbox. Its folders, from the
 //! top down — each may use only the folders after it (`tests/layout.rs` checks it):
 //!
+//! - `dev`      — `build` and `dev`: the handler author's loop, edit to live;
 //! - `tools`    — `check`, `diff`, `lab`, `new`, `wit`: for handler authors;
 //! - `admin`    — the admin channel and its client;
 //! - `server`   — a request's trip: `accept` (capped, one task per connection) →
@@ -20,6 +21,7 @@
 
 pub mod admin;
 pub mod compress;
+pub mod dev;
 pub mod http;
 pub mod net;
 pub mod observe;

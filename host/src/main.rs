@@ -20,7 +20,21 @@ fn main() -> ExitCode {
         Some(Command::Wit { out, compat }) => {
             sandserve::tools::wit::run(out.as_deref(), compat.as_deref())
         }
-        Some(Command::Check { file, require }) => sandserve::tools::check::run(&file, &require),
+        Some(Command::Check { file, require }) => check(&file, require.as_deref()),
+        Some(Command::Build { dir }) => sandserve::dev::build::run(&dir),
+        Some(Command::Dev {
+            dir,
+            root,
+            listen,
+            admin,
+            server_args,
+        }) => sandserve::dev::session::run(sandserve::dev::session::Options {
+            dir,
+            root,
+            listen,
+            admin,
+            server_args,
+        }),
         Some(Command::Diff {
             a,
             b,
@@ -38,6 +52,21 @@ fn main() -> ExitCode {
         eprintln!("sandserve: {}", sandserve::versions::compare::one_line(&e));
         ExitCode::FAILURE
     })
+}
+
+/// `sandserve check FILE.wasm`, or `sandserve check DIR` of a project: its component,
+/// at its level unless `--require` says otherwise, and its own requests.
+fn check(file: &std::path::Path, require: Option<&str>) -> Result<ExitCode> {
+    if !file.is_dir() {
+        return sandserve::tools::check::run(file, require.unwrap_or("seed"));
+    }
+    let project = sandserve::dev::project::Project::open(file)?;
+    sandserve::tools::check::run_with(
+        &project.out,
+        require.unwrap_or(project.level),
+        &project.cases,
+        Default::default(),
+    )
 }
 
 fn start(argv: &[std::ffi::OsString]) -> Result<()> {

@@ -106,7 +106,7 @@ fn exit(status: u16) -> ExitCode {
 }
 
 /// One request on a fresh connection; the status and the JSON body of the answer.
-fn call(admin: &Path, method: &str, target: &str, body: &[u8]) -> Result<(u16, Value)> {
+pub fn call(admin: &Path, method: &str, target: &str, body: &[u8]) -> Result<(u16, Value)> {
     let mut stream = UnixStream::connect(admin)
         .with_context(|| format!("--admin {}: cannot connect", admin.display()))?;
     stream.set_read_timeout(Some(TIMEOUT))?;

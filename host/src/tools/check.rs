@@ -16,12 +16,24 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
+use crate::sandbox::engine::Compiler;
 use crate::sandbox::invoke::Handler;
 pub use crate::tools::lab::FILES;
 use crate::tools::lab::{Lab, SECRET};
 
 /// The levels, lowest first.
 pub const LEVELS: [&str; 3] = ["seed", "http", "static"];
+
+/// A request of a project's own (its manifest's `[[test]]`), answered in the
+/// temporary root: `GET` of `get` must answer `status`, with `body` in the body.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub get: String,
+    pub status: u16,
+    #[serde(default)]
+    pub body: Option<String>,
+}
 
 /// What one rule found.
 #[derive(Debug, PartialEq, Eq)]
@@ -82,33 +94,107 @@ impl Bench {
 /// Loads `file` as a handler and runs every rule; prints the table and the level.
 /// Exit status 1 when the level reached is below `require`.
 pub fn run(file: &Path, require: &str) -> Result<ExitCode> {
+    run_with(file, require, &[], Compiler::Optimized)
+}
+
+/// `run`, with a project's own requests after the rules (each must pass too).
+pub fn run_with(
+    file: &Path,
+    require: &str,
+    cases: &[Case],
+    compiler: Compiler,
+) -> Result<ExitCode> {
+    let (passed, _) = report(file, require, cases, compiler, true)?;
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs and prints the check (`all`: every rule, else only failures); whether it
+/// passed (the level reached and every case), and a one-line summary.
+pub fn report(
+    file: &Path,
+    require: &str,
+    cases: &[Case],
+    compiler: Compiler,
+    all: bool,
+) -> Result<(bool, String)> {
     if !LEVELS.contains(&require) {
         bail!("--require {require}: the levels are {}", LEVELS.join(", "));
     }
-    let bench = bench(file)?;
+    let bench = bench(file, compiler)?;
     let results = rules::run_all(&bench);
     let width = results.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    println!("{:width$}  level   result", "rule");
+    if all {
+        println!("{:width$}  level   result", "rule");
+    }
+    let needed = LEVELS.iter().position(|l| *l == require);
     for (rule, level, outcome) in &results {
+        // Quiet, only what fails the required level is said.
+        let above = LEVELS.iter().position(|l| l == level) > needed;
         match outcome {
+            Outcome::Pass if !all => {}
+            Outcome::Fail(_) if !all && above => {}
             Outcome::Pass => println!("{rule:width$}  {level:6}  pass"),
             Outcome::Fail(why) => println!("{rule:width$}  {level:6}  FAIL: {why}"),
         }
     }
     let reached = level_reached(&results);
     let passed = results.iter().filter(|r| r.2 == Outcome::Pass).count();
-    println!(
-        "level: {} ({passed} of {} rules pass)",
-        reached.unwrap_or("none"),
-        results.len()
-    );
-    let needed = LEVELS.iter().position(|l| *l == require);
+    if all {
+        println!(
+            "level: {} ({passed} of {} rules pass)",
+            reached.unwrap_or("none"),
+            results.len()
+        );
+    }
+    let mut cases_failed = 0;
+    for case in cases {
+        let outcome = own(&bench, case);
+        if outcome.is_err() {
+            cases_failed += 1;
+        }
+        match outcome {
+            Ok(()) if !all => {}
+            Ok(()) => println!("project: GET {}  pass", case.get),
+            Err(why) => println!("project: GET {}  FAIL: {why}", case.get),
+        }
+    }
     let got = reached.and_then(|r| LEVELS.iter().position(|l| *l == r));
-    Ok(if got >= needed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let summary = format!(
+        "level {} ({require} required), {passed} of {} rules{}",
+        reached.unwrap_or("none"),
+        results.len(),
+        if cases.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} of {} project requests",
+                cases.len() - cases_failed,
+                cases.len()
+            )
+        }
+    );
+    Ok((got >= needed && cases_failed == 0, summary))
+}
+
+/// One of the project's own requests.
+fn own(bench: &Bench, case: &Case) -> Result<(), String> {
+    let answer = bench.ask("GET", &case.get, "")?;
+    if answer.status != case.status {
+        return Err(format!("status {}, not {}", answer.status, case.status));
+    }
+    if let Some(text) = &case.body
+        && !answer
+            .body
+            .windows(text.len().max(1))
+            .any(|w| w == text.as_bytes())
+    {
+        return Err(format!("the body has no {text:?}"));
+    }
+    Ok(())
 }
 
 /// The highest level whose rules, and those of every level below, all pass.
@@ -127,8 +213,8 @@ pub fn level_reached(results: &[(&str, &str, Outcome)]) -> Option<&'static str> 
     reached
 }
 
-fn bench(file: &Path) -> Result<Bench> {
-    let lab = Lab::new(None)?;
+fn bench(file: &Path, compiler: Compiler) -> Result<Bench> {
+    let lab = Lab::with_compiler(None, compiler)?;
     let handler = lab.load(file)?;
     Ok(Bench {
         lab,

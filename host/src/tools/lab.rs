@@ -18,7 +18,7 @@ use crate::http::request;
 use crate::sandbox::bindings::wit;
 use crate::sandbox::decide::Client;
 use crate::sandbox::decide::{Decider, Failure};
-use crate::sandbox::engine::Engine;
+use crate::sandbox::engine::{Compiler, Engine};
 use crate::sandbox::invoke::{Bounds, Handler, Invoker};
 use crate::sandbox::response::Checked;
 use crate::settings::config::{Cli, Config};
@@ -49,6 +49,12 @@ pub struct Lab {
 impl Lab {
     /// A lab over `root`, or over a temporary root with `FILES` when `None`.
     pub fn new(root: Option<&Path>) -> Result<Lab> {
+        Lab::with_compiler(root, Compiler::Optimized)
+    }
+
+    /// A lab whose handlers are compiled by `compiler` (`dev`: as its server compiles
+    /// them, so that the server finds each build in the compiled-handler cache).
+    pub fn with_compiler(root: Option<&Path>, compiler: Compiler) -> Result<Lab> {
         let (root, temporary) = match root {
             Some(root) => (root.to_owned(), None),
             None => {
@@ -71,6 +77,7 @@ impl Lab {
             crate::sandbox::cache::default_dir()
                 .as_deref()
                 .map(|d| (d, crate::sandbox::cache::DEFAULT_MAX)),
+            compiler,
         )?);
         let invoker = Invoker::new(
             engine.clone(),

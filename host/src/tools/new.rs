@@ -1,39 +1,52 @@
-//! `sandserve new --lang rust|python|js DIR`: a minimal working handler project — the
-//! contract in `DIR/wit/`, a handler that serves the root's files with a 404 page, and
-//! its build command in the source's opening comment — so that a user needs nothing
-//! from this repository. The templates are `host/templates/`.
+//! `sandserve new --lang rust|python|js|c DIR`: a complete handler project — the
+//! handler (files of the root, 404 with the root's 404.html), the contract in
+//! `DIR/wit/`, a `sandserve.toml` (how `sandserve build` builds it, the check level it
+//! keeps, its own requests for `sandserve check .`) and a ten-line README — so that a
+//! user needs nothing from this repository. The templates are `host/templates/`; a C
+//! project carries the bindings committed under `guest/c/gen/`.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-const PYTHON: &[(&str, &str)] = &[("app.py", include_str!("../../templates/python/app.py"))];
-const JS: &[(&str, &str)] = &[
-    ("handler.js", include_str!("../../templates/js/handler.js")),
+type Files = &'static [(&'static str, &'static [u8])];
+
+macro_rules! template {
+    ($lang:literal: $($path:literal),+ $(,)?) => {
+        &[$(($path, include_bytes!(concat!("../../templates/", $lang, "/", $path)))),+]
+    };
+}
+
+const PYTHON: Files = template!("python": "app.py", "sandserve.toml", "README.md");
+const JS: Files = template!("js": "handler.js", "sandserve.toml", "README.md");
+const RUST: Files = template!("rust": "Cargo.toml", "src/lib.rs", "sandserve.toml", "README.md");
+const C: Files = template!("c": "handler.c", "sandserve.toml", "README.md");
+/// The C bindings by `wit-bindgen c`, shared with guest/c (never generated here: the
+/// generator takes ten minutes to build).
+const C_BINDINGS: Files = &[
     (
-        "package.json",
-        include_str!("../../templates/js/package.json"),
+        "gen/sandserve.h",
+        include_bytes!("../../../guest/c/gen/sandserve.h"),
     ),
-];
-const RUST: &[(&str, &str)] = &[
     (
-        "Cargo.toml",
-        include_str!("../../templates/rust/Cargo.toml"),
+        "gen/sandserve.c",
+        include_bytes!("../../../guest/c/gen/sandserve.c"),
     ),
     (
-        "src/lib.rs",
-        include_str!("../../templates/rust/src/lib.rs"),
+        "gen/sandserve_component_type.o",
+        include_bytes!("../../../guest/c/gen/sandserve_component_type.o"),
     ),
 ];
 
 /// Writes the project into `dir`, which must not exist yet or be empty.
 pub fn run(lang: &str, dir: &Path) -> Result<ExitCode> {
-    let files = match lang {
-        "python" => PYTHON,
-        "rust" => RUST,
-        "js" => JS,
-        _ => bail!("--lang {lang}: the languages are rust, python and js"),
+    let files: Vec<Files> = match lang {
+        "python" => vec![PYTHON],
+        "rust" => vec![RUST],
+        "js" => vec![JS],
+        "c" => vec![C, C_BINDINGS],
+        _ => bail!("--lang {lang}: the languages are rust, python, js and c"),
     };
     if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         bail!("{} is not empty", dir.display());
@@ -53,22 +66,26 @@ pub fn run(lang: &str, dir: &Path) -> Result<ExitCode> {
             )
         })?;
     let crate_name = name.replace('-', "_");
-    let mut all: Vec<(&str, String)> = files
-        .iter()
-        .map(|(path, text)| {
-            (
-                *path,
-                text.replace("{{name}}", name)
-                    .replace("{{crate}}", &crate_name),
-            )
-        })
-        .collect();
-    all.push(("wit/sandserve.wit", crate::tools::wit::CURRENT.to_owned()));
-    for (path, text) in all {
+    let mut all: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (path, bytes) in files.into_iter().flatten() {
+        let bytes = match path.ends_with(".o") {
+            true => bytes.to_vec(),
+            false => String::from_utf8_lossy(bytes)
+                .replace("{{name}}", name)
+                .replace("{{crate}}", &crate_name)
+                .into_bytes(),
+        };
+        all.push((path, bytes));
+    }
+    all.push((
+        "wit/sandserve.wit",
+        crate::tools::wit::CURRENT.as_bytes().to_vec(),
+    ));
+    for (path, bytes) in all {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap())
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,8 @@
 // A sandserve handler in JavaScript: files of the root, 404 with the root's 404.html.
 //
-// Build:  npm install && npm run build, or by hand:
-//         npx componentize-js handler.js --wit wit --world-name sandserve -d stdio random clocks http fetch-event -o handler.wasm
-// Try:    sandserve check handler.wasm
-// Serve:  sandserve --root SITE --handler handler.wasm
-//
-// (`-d …` leaves out every WASI feature: the handler needs none, so the host links none.)
+// Build:  sandserve build          (componentize-js, installed once into the tools cache)
+// Try:    sandserve check .        (the conformance suite, and sandserve.toml's requests)
+// Live:   sandserve dev --root SITE   (rebuilt, checked and swapped in on every save)
 
 import { stat } from 'sandserve:server/root@0.5.0';
 

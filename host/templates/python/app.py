@@ -1,8 +1,9 @@
 """A sandserve handler in Python: files of the root, 404 with the root's 404.html.
 
-Build:  componentize-py -d wit -w sandserve componentize app -o handler.wasm
-Try:    sandserve check handler.wasm
-Serve:  sandserve --root SITE --handler handler.wasm
+Build:  sandserve build          (componentize-py, installed once into the tools cache)
+Try:    sandserve check .        (the conformance suite, and sandserve.toml's requests)
+Live:   sandserve dev --root SITE   (rebuilt, checked and swapped in on every save;
+                                     what print() writes shows in its log)
 """
 
 from email.utils import formatdate

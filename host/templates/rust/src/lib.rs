@@ -1,9 +1,9 @@
 //! A sandserve handler in Rust: files of the root, 404 with the root's 404.html.
 //!
-//! Build:  cargo build --release --target wasm32-wasip2
-//!         (the component is target/wasm32-wasip2/release/{{crate}}.wasm)
-//! Try:    sandserve check target/wasm32-wasip2/release/{{crate}}.wasm
-//! Serve:  sandserve --root SITE --handler target/wasm32-wasip2/release/{{crate}}.wasm
+//! Build:  sandserve build          (cargo, for wasm32-wasip2; the tools cache's target)
+//! Try:    sandserve check .        (the conformance suite, and sandserve.toml's requests)
+//! Live:   sandserve dev --root SITE   (rebuilt, checked and swapped in on every save;
+//!                                      what println! writes shows in its log)
 
 use std::time::{Duration, UNIX_EPOCH};
 
