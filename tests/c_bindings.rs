@@ -76,4 +76,22 @@ fn c_bindings_were_made_from_the_current_wit() {
         "{} is missing or empty: run guest/c/regen-bindings and commit guest/c/gen/",
         object.display()
     );
+    // The object carries the world's type for `wasm-tools component new`: it must name
+    // the WIT's package as it is now (the stamp above cannot vouch for a binary).
+    let text = String::from_utf8_lossy(&bytes);
+    let package = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package "))
+        .map(|p| p.trim_end_matches(';').trim().to_owned())
+        .expect("wit/sandserve.wit names its package");
+    let (name, version) = package.split_once('@').expect("a versioned package");
+    let handler = format!("{name}/handler@{version}");
+    let object_bytes = std::fs::read(&object).unwrap();
+    assert!(
+        object_bytes
+            .windows(handler.len())
+            .any(|w| w == handler.as_bytes()),
+        "{} does not name {handler}: run guest/c/regen-bindings and commit guest/c/gen/",
+        object.display()
+    );
 }

@@ -3,7 +3,7 @@
 //! every answer (a field), which must be served and whose differences on the requests
 //! served before it must be printed; and one that makes the handler trap on a request
 //! served before, which the swap's shadow check must refuse, the previous version
-//! still serving. Toolchains come from the tools cache guest/build-handlers filled
+//! still serving; and one that does not build, refused with the toolchain's error. Toolchains come from the tools cache guest/build-handlers filled
 //! (`SANDSERVE_TOOLS`): nothing is installed per test.
 
 mod common;
@@ -25,7 +25,7 @@ struct Lang {
     edit: (&'static str, &'static str),
     /// Makes a request for `/trap.txt` trap: (text, replacement).
     trap: (&'static str, &'static str),
-    /// A line the handler prints for `GET /a.txt` after `edit`, if it prints one.
+    /// A line the handler prints for `GET /a.txt?after` after `edit`, if it prints one.
     prints: Option<&'static str>,
 }
 
@@ -40,7 +40,7 @@ const PYTHON: Lang = Lang {
         "        rel = path.lstrip(",
         "        if path == \"/trap.txt\":\n            raise RuntimeError(\"trapped on purpose\")\n        rel = path.lstrip(",
     ),
-    prints: Some("handler: GET /a.txt HTTP/1.1: serving /a.txt"),
+    prints: Some("handler: GET /a.txt?after HTTP/1.1: serving /a.txt"),
 };
 
 const JS: Lang = Lang {
@@ -150,7 +150,7 @@ fn the_loop(lang: &Lang) {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut dev = Dev::start(&project, &site, &listen, tmp.path());
-    dev.wait_for("dev: live", 0);
+    dev.wait_for("answered 200 by the new version", 0);
     let server = Server::elsewhere(listen.parse().unwrap(), "localhost", &site);
 
     // Traffic for the shadow check to replay.
@@ -167,7 +167,7 @@ fn the_loop(lang: &Lang) {
     // A change of every answer: served, and its differences printed.
     let from = dev.output().len();
     edit(&project.join(lang.source), lang.edit, lang.prints.is_some());
-    let said = dev.wait_for("dev: live", from);
+    let said = dev.wait_for("answered 200 by the new version", from);
     let swap = line_of(&said, "dev: swap");
     assert!(swap.contains("swapped"), "{said}");
     assert!(
@@ -181,7 +181,13 @@ fn the_loop(lang: &Lang) {
         "the new version is not serving"
     );
     if let Some(printed) = lang.prints {
-        // What the handler printed, in dev's log, prefixed with the request.
+        // What the handler printed for a request of its own (not a replay's), in dev's
+        // log, prefixed with the request; the replays' are marked as such.
+        assert!(
+            said.contains("handler (replay, candidate): GET /a.txt HTTP/1.1: serving /a.txt"),
+            "{said}"
+        );
+        assert_eq!(server.get("/a.txt?after").status, 200);
         dev.wait_for(printed, from);
     }
 
@@ -191,12 +197,33 @@ fn the_loop(lang: &Lang) {
     let said = dev.wait_for("dev: refused", from);
     let swap = line_of(&said, "dev: swap");
     assert!(swap.contains("refused"), "{said}");
-    assert!(!swap.contains(" 0 fail only with the new build"), "{said}");
+    let failed: u32 = swap
+        .split(" fail only with the new build")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of new failures: {swap}"));
+    assert!(failed >= 1, "{said}");
     assert!(said.contains("status 200 → 500"), "{said}");
     let response = server.get("/trap.txt");
     assert_eq!(response.status, 200, "the old version is not serving");
     assert_eq!(response.text(), "a file the second edit traps on\n");
     assert_eq!(response.header("x-edit"), Some("1"));
+
+    // A build that fails: the toolchain's own error shown, nothing swapped.
+    let from = dev.output().len();
+    let source = project.join(lang.source);
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    text.push_str("\nthis is not code (\n");
+    std::fs::write(&source, text).unwrap();
+    let said = dev.wait_for("dev: refused", from);
+    assert!(line_of(&said, "dev: build").contains("failed"), "{said}");
+    assert!(
+        line_of(&said, "dev: refused").contains("the build failed"),
+        "{said}"
+    );
+    assert!(!said.contains("dev: swap"), "{said}");
+    assert_eq!(server.get("/a.txt").header("x-edit"), Some("1"));
 }
 
 /// Replaces `what.0` by `what.1` in `file` (which must hold it); for Python, the
@@ -395,7 +422,7 @@ fn what_a_handler_prints_is_logged_bounded_escaped_and_never_sent() {
         "an escape reached the log: {log:?}"
     );
     assert!(
-        log.contains("(33 more bytes not shown: --handler-output)"),
+        log.contains("(0 more lines and 33 more bytes not shown: --handler-output)"),
         "{log}"
     );
 

@@ -4,7 +4,7 @@
 //! baseline compiler does not support epoch interruption, so it would lose the deadline.
 //!
 //! `cargo bench -p sandserve --bench compile_levels -- FILE.wasm...` (default: the
-//! built-in handler and target/handlers' QuickJS, SpiderMonkey and Python handlers, as
+//! built-in handler and target/handlers' C, QuickJS, SpiderMonkey and Python handlers, as
 //! `guest/build-handlers` makes them). Prints one row per handler and compiler: wall
 //! and CPU seconds of `Engine::precompile_component`, and the machine code's size.
 
@@ -36,7 +36,7 @@ fn main() {
     if files.is_empty() {
         let handlers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/handlers");
         files.push(PathBuf::from(env!("SANDSERVE_GUEST_WASM")));
-        for name in ["js-quickjs", "js", "seed-python"] {
+        for name in ["seed-c", "js-quickjs", "js", "seed-python"] {
             files.push(handlers.join(format!("{name}.wasm")));
         }
     }

@@ -29,35 +29,70 @@ pub fn run(dir: &Path) -> Result<ExitCode> {
 /// Builds `project` into its `out`; the time the build itself took (installs aside).
 pub fn build(project: &Project) -> Result<Duration> {
     let tmp = project.out.with_extension("wasm.tmp");
-    if let Some(parent) = tmp.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot make {}", parent.display()))?;
+    let core = project.out.with_extension("wasm.core");
+    // Whatever is there (a planted link included) goes: the tools write through names.
+    for leftover in [&tmp, &core] {
+        let _ = std::fs::remove_file(leftover);
     }
-    // Installs happen under the cache's lock; the build itself runs without it.
-    let steps = {
-        let tools = Tools::open()?;
-        steps(project, &tools, &tmp)?
-    };
+    // Installs happen under the cache's exclusive lock; builds share it.
+    let tools = Tools::open()?;
+    let steps = steps(project, &tools, &tmp, &core)?;
+    tools.share()?;
     let started = Instant::now();
-    let outcome = steps
-        .into_iter()
-        .try_for_each(|mut step| run_shown(&mut step));
+    let outcome = match project.lang {
+        Lang::Rust => rust(project, &tools, &tmp),
+        _ => steps
+            .into_iter()
+            .try_for_each(|mut step| run_shown(&mut step)),
+    };
+    let _ = std::fs::remove_file(&core);
     if let Err(e) = outcome {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
-    }
-    if project.lang == Lang::Rust {
-        // Cargo writes into the shared target folder: copy the crate's component out.
-        let built = rust_output(project)?;
-        std::fs::copy(&built, &tmp).with_context(|| format!("cannot copy {}", built.display()))?;
     }
     std::fs::rename(&tmp, &project.out)
         .with_context(|| format!("cannot write {}", project.out.display()))?;
     Ok(started.elapsed())
 }
 
+/// Cargo, into the tools cache's one target folder (dependencies compiled once for
+/// every project), one build at a time: the component is the artifact cargo names for
+/// this manifest, copied out before another build can replace it.
+fn rust(project: &Project, tools: &Tools, tmp: &Path) -> Result<()> {
+    let target = tools.cargo_target();
+    std::fs::create_dir_all(&target)?;
+    let lock = std::fs::File::create(target.join(".sandserve-lock"))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+    let mut cargo = Command::new("cargo");
+    cargo
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .arg("--message-format=json-render-diagnostics")
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&project.dir)
+        .stdout(std::process::Stdio::piped());
+    let messages = toolchain::run_captured(&mut cargo)?;
+    let manifest = project.dir.join("Cargo.toml").canonicalize()?;
+    let built = messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| m["manifest_path"].as_str().map(Path::new) == Some(&manifest))
+        .flat_map(|m| {
+            m["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+        })
+        .find(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .context("cargo built no .wasm for this project (is it a cdylib?)")?;
+    std::fs::copy(&built, tmp).with_context(|| format!("cannot copy {}", built.display()))?;
+    Ok(())
+}
+
 /// The commands that build `project` into `tmp`, its toolchain installed first.
-fn steps(project: &Project, tools: &Tools, tmp: &Path) -> Result<Vec<Command>> {
+fn steps(project: &Project, tools: &Tools, tmp: &Path, core: &Path) -> Result<Vec<Command>> {
     let dir = &project.dir;
     let mut steps = Vec::new();
     match project.lang {
@@ -90,15 +125,10 @@ fn steps(project: &Project, tools: &Tools, tmp: &Path) -> Result<Vec<Command>> {
                 .arg(tmp);
             steps.push(step);
         }
-        Lang::Rust => {
-            let mut step = Command::new("cargo");
-            step.args(["build", "--release", "--target", "wasm32-wasip2"])
-                .env("CARGO_TARGET_DIR", tools.cargo_target());
-            steps.push(step);
-        }
+        // Built by `rust`, which reads cargo's messages.
+        Lang::Rust => {}
         Lang::C => {
             let clang = toolchain::clang()?;
-            let core = tmp.with_extension("core");
             let mut sources: Vec<PathBuf> = std::fs::read_dir(dir)?
                 .flatten()
                 .map(|e| e.path())
@@ -119,11 +149,11 @@ fn steps(project: &Project, tools: &Tools, tmp: &Path) -> Result<Vec<Command>> {
                 ])
                 .args(&sources)
                 .args(["gen/sandserve.c", "gen/sandserve_component_type.o", "-o"])
-                .arg(&core);
+                .arg(core);
             let mut component = Command::new(tools.wasm_tools()?);
             component
                 .args(["component", "new"])
-                .arg(&core)
+                .arg(core)
                 .arg("--adapt")
                 .arg(adapt(&tools.reactor_adapter()?))
                 .arg("-o")
@@ -142,22 +172,4 @@ fn adapt(adapter: &Path) -> std::ffi::OsString {
     let mut arg = std::ffi::OsString::from("wasi_snapshot_preview1=");
     arg.push(adapter);
     arg
-}
-
-/// Where cargo put the component of the project's crate.
-fn rust_output(project: &Project) -> Result<PathBuf> {
-    let manifest = project.dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let value: toml::Value = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", manifest.display(), e.message()))?;
-    let name = value
-        .get("package")
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .with_context(|| format!("{}: no package name", manifest.display()))?;
-    let tools = toolchain::cache()?;
-    Ok(tools
-        .join("cargo-target/wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_"))))
 }

@@ -66,6 +66,30 @@ fn default_level() -> String {
     "seed".to_owned()
 }
 
+/// Folders below the project's that are searched for sources.
+const MAX_DEPTH: usize = 8;
+
+/// `out` below the project folder `dir`: a `.wasm` file name (never a source or the
+/// manifest), in a folder that is the project's or below it once symbolic links are
+/// resolved — a build writes there, and a cloned project must not make it write
+/// elsewhere. The folder is made if missing.
+fn inside(dir: &Path, out: &Path) -> Result<PathBuf> {
+    let normal = out
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if out.as_os_str().is_empty() || !normal || out.extension().is_none_or(|e| e != "wasm") {
+        bail!("not a relative path to a .wasm file");
+    }
+    let path = dir.join(out);
+    let parent = path.parent().context("no folder")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot make {}", parent.display()))?;
+    let real_dir = dir.canonicalize()?;
+    if !parent.canonicalize()?.starts_with(&real_dir) {
+        bail!("its folder leads out of the project");
+    }
+    Ok(path)
+}
+
 /// A project folder with a valid manifest.
 #[derive(Debug)]
 pub struct Project {
@@ -100,20 +124,15 @@ impl Project {
                 LEVELS.join(", ")
             );
         };
-        if manifest.out.is_absolute()
-            || manifest
-                .out
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "{}: out = {:?}: a path inside the project",
+        let out = inside(&dir, &manifest.out).with_context(|| {
+            format!(
+                "{}: out = {:?}: a .wasm file inside the project",
                 path.display(),
                 manifest.out
-            );
-        }
+            )
+        })?;
         Ok(Project {
-            out: dir.join(&manifest.out),
+            out,
             dir,
             lang: manifest.lang,
             level,
@@ -126,8 +145,8 @@ impl Project {
     /// (`target`, `node_modules`, `__pycache__`, `gen`) are not searched.
     pub fn sources(&self) -> Vec<(PathBuf, SystemTime)> {
         let mut found = Vec::new();
-        let mut stack = vec![self.dir.clone()];
-        while let Some(dir) = stack.pop() {
+        let mut stack = vec![(self.dir.clone(), 0)];
+        while let Some((dir, depth)) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
@@ -137,9 +156,13 @@ impl Project {
                 let Ok(meta) = entry.metadata() else { continue };
                 if meta.is_dir() {
                     let skip = name.starts_with('.')
-                        || matches!(name, "target" | "node_modules" | "__pycache__" | "gen");
+                        || depth >= MAX_DEPTH
+                        || matches!(
+                            name,
+                            "target" | "node_modules" | "__pycache__" | "gen" | "venv"
+                        );
                     if !skip {
-                        stack.push(entry.path());
+                        stack.push((entry.path(), depth + 1));
                     }
                 } else if meta.is_file() && !name.starts_with('.') && self.lang.is_source(name) {
                     found.push((

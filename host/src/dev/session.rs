@@ -66,11 +66,20 @@ pub fn run(options: Options) -> Result<ExitCode> {
     if options.admin.is_none() && options.root.is_none() {
         bail!("dev: --root SITE (a server of its own) or --admin SOCK (a running one)");
     }
+    if options.admin.is_some() && !options.server_args.is_empty() {
+        bail!("dev --admin: flags after -- are for a server dev starts, and it starts none");
+    }
+    for owned in ["--root", "--handler", "--admin", "--listen"] {
+        if given(&options.server_args, owned) {
+            bail!("dev: {owned} after -- is dev's to set (give --root and --listen before --)");
+        }
+    }
     // The builds swapped in, and the admin socket of a server of our own.
     let state = tempfile::Builder::new()
         .prefix("sandserve-dev-")
         .tempdir()
         .context("cannot make a temporary folder")?;
+    on_signal_stop(state.path().to_owned());
     let compile_one_core = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -116,7 +125,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
                         ),
                     );
                     server = Some(new);
-                    if let Some(server) = &server {
+                    if let Some(server) = &mut server {
                         if options.admin.is_some() {
                             swap(server, &candidate, saved, edit)?;
                         } else {
@@ -229,15 +238,29 @@ fn start(options: &Options, state: &Path, first: &Path) -> Result<Server> {
         .args(&options.server_args);
     // SAFETY: between fork and exec only the async-signal-safe prctl is called: the
     // server is sent SIGTERM if `dev` dies, however it dies.
+    // A dev that died before the prctl took effect leaves the server a new parent:
+    // then it does not start.
+    let parent = rustix::process::getpid();
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM))
-                .map_err(std::io::Error::from)
+                .map_err(std::io::Error::from)?;
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other("dev is gone"));
+            }
+            Ok(())
         });
     }
     let mut child = command.spawn().context("cannot start the server")?;
+    *SERVER.lock().unwrap_or_else(|e| e.into_inner()) = Some(child.id());
     let deadline = Instant::now() + START;
-    while TcpStream::connect(&listen).is_err() || !admin.exists() {
+    // The sockets are bound before the handler is compiled, the admin channel served
+    // only after: its answer says the server serves.
+    let answers = || {
+        admin.exists()
+            && crate::admin::control::call(&admin, "GET", "/status", b"").is_ok_and(|a| a.0 == 200)
+    };
+    while !answers() {
         if let Some(status) = child.try_wait()? {
             bail!("the server exited ({status}) before it served");
         }
@@ -256,10 +279,36 @@ fn start(options: &Options, state: &Path, first: &Path) -> Result<Server> {
 
 /// Swaps `candidate` in, says what the shadow check found, and asks for the first
 /// answer of the new version.
-fn swap(server: &Server, candidate: &Path, saved: Option<SystemTime>, edit: Instant) -> Result<()> {
+fn swap(
+    server: &mut Server,
+    candidate: &Path,
+    saved: Option<SystemTime>,
+    edit: Instant,
+) -> Result<()> {
+    if let Some(child) = server.child.as_mut()
+        && let Some(status) = child.try_wait()?
+    {
+        bail!("the server exited ({status})");
+    }
     let started = Instant::now();
     let body = std::os::unix::ffi::OsStrExt::as_bytes(candidate.as_os_str());
-    let (status, report) = crate::admin::control::call(&server.admin, "POST", "/swap", body)?;
+    let answer = crate::admin::control::call(&server.admin, "POST", "/swap", body);
+    // The server has read the candidate (or never will): its copy can go.
+    let _ = std::fs::remove_file(candidate);
+    let (status, report) = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            say(
+                "swap",
+                &format!("failed: {}", crate::versions::compare::one_line(&e)),
+            );
+            say(
+                "refused",
+                "the swap did not happen; the handler serving stays",
+            );
+            return Ok(());
+        }
+    };
     let took = started.elapsed().as_secs_f64();
     let outcome = report["outcome"].as_str().unwrap_or("refused");
     let counts = format!(
@@ -397,6 +446,50 @@ fn wait_for_change(
         *seen = settled;
         return Ok((names.join(" "), newest));
     }
+}
+
+/// The server dev started, for the signal handler.
+static SERVER: std::sync::Mutex<Option<u32>> = std::sync::Mutex::new(None);
+
+/// On SIGINT or SIGTERM (Ctrl-C is how dev is stopped), the server is stopped and the
+/// temporary folder removed before dev exits: no destructor runs on a signal.
+fn on_signal_stop(state: PathBuf) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        });
+        if let Some(pid) = *SERVER.lock().unwrap_or_else(|e| e.into_inner())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid as i32)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let _ = std::fs::remove_dir_all(&state);
+        std::process::exit(130);
+    });
+}
+
+/// Whether `flag` is among `args`, as `--flag VALUE` or `--flag=VALUE`.
+fn given(args: &[OsString], flag: &str) -> bool {
+    args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == flag || a.starts_with(&format!("{flag}="))
+    })
 }
 
 fn say(step: &str, what: &str) {

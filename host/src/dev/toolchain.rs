@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -49,7 +50,7 @@ pub fn cache() -> Result<PathBuf> {
 /// two builds never install into it at once, and a build waits for an install).
 pub struct Tools {
     pub dir: PathBuf,
-    _lock: File,
+    lock: File,
 }
 
 impl Tools {
@@ -59,9 +60,22 @@ impl Tools {
             .with_context(|| format!("cannot make the tools cache {}", dir.display()))?;
         let lock = File::create(dir.join(".lock"))
             .with_context(|| format!("cannot lock the tools cache {}", dir.display()))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-            .with_context(|| format!("cannot lock the tools cache {}", dir.display()))?;
-        Ok(Tools { dir, _lock: lock })
+        use rustix::fs::{FlockOperation, flock};
+        if flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err() {
+            eprintln!(
+                "sandserve: waiting for the tools cache {} (another build uses it)",
+                dir.display()
+            );
+            flock(&lock, FlockOperation::LockExclusive)
+                .with_context(|| format!("cannot lock the tools cache {}", dir.display()))?;
+        }
+        Ok(Tools { dir, lock })
+    }
+
+    /// From installing to building: other builds may run beside this one, no install.
+    pub fn share(&self) -> Result<()> {
+        rustix::fs::flock(&self.lock, rustix::fs::FlockOperation::LockShared)
+            .context("cannot share the tools cache's lock")
     }
 
     fn venv(&self) -> PathBuf {
@@ -191,15 +205,49 @@ pub fn clang() -> Result<&'static str> {
     Ok(clang)
 }
 
+/// Longest a toolchain step may run: a build that hangs (module code run at build
+/// time, a stalled download) is killed, with its children, and fails.
+const STEP_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// Runs `command` with its output shown as it is; a failure names the command.
 pub fn run_shown(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
+    run_captured(command).map(drop)
+}
+
+/// Runs `command` (in a process group of its own, killed whole past `STEP_TIMEOUT`);
+/// what it wrote to a piped stdout, if its stdout was piped.
+pub fn run_captured(command: &mut Command) -> Result<String> {
+    std::os::unix::process::CommandExt::process_group(command, 0);
+    let mut child = command
+        .spawn()
         .with_context(|| format!("cannot run {}", shown(command)))?;
+    let reader = child.stdout.take().map(|mut out| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut text);
+            text
+        })
+    });
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let group = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            let _ = child.wait();
+            bail!("{} took over {STEP_TIMEOUT:?}: stopped", shown(command));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = reader
+        .map(|r| r.join().unwrap_or_default())
+        .unwrap_or_default();
     if !status.success() {
         bail!("{} failed ({status})", shown(command));
     }
-    Ok(())
+    Ok(stdout)
 }
 
 /// The command as a shell line, for messages.

@@ -2,7 +2,9 @@
 //! first bytes up to the bound per request, the rest counted and dropped — never an
 //! error the guest sees (a full pipe that failed writes would make a Python `print`
 //! raise, and the answer change) — and logged after the call, each line prefixed with
-//! the request it came from. Never part of the response.
+//! the request it came from (cut short: a request line may be 16 KiB), at most
+//! `MAX_LINES` lines a call, and marked when the call was a swap's replay. Never part of
+//! the response.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,17 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// Lines of one call's output logged; the rest are counted.
+const MAX_LINES: usize = 100;
+/// Bytes of the request line each logged line starts with.
+const PREFIX: usize = 100;
+
+tokio::task_local! {
+    /// Set around a swap's replayed calls: their output is a replay's, not a client's
+    /// (`replay, live` or `replay, candidate`).
+    pub static REPLAY: &'static str;
+}
 
 /// One request's output, shared by its stdout and stderr (and, with instance reuse,
 /// by the calls of one instance, each taking what it printed).
@@ -61,15 +74,24 @@ impl Captured {
             .split(|b| *b == b'\r' || *b == b'\n')
             .next()
             .unwrap_or(b"");
-        let request = escaped(line);
-        for printed in bytes.split(|b| *b == b'\n') {
-            if !printed.is_empty() {
-                tracing::info!("handler: {request}: {}", escaped(printed));
-            }
+        let mut request = escaped(&line[..line.len().min(PREFIX)]);
+        if line.len() > PREFIX {
+            request.push('…');
         }
-        if dropped > 0 {
+        let who = REPLAY
+            .try_with(|replay| format!("handler ({replay})"))
+            .unwrap_or_else(|_| "handler".to_owned());
+        let lines: Vec<&[u8]> = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        for printed in lines.iter().take(MAX_LINES) {
+            tracing::info!("{who}: {request}: {}", escaped(printed));
+        }
+        let more_lines = lines.len().saturating_sub(MAX_LINES);
+        if more_lines > 0 || dropped > 0 {
             tracing::info!(
-                "handler: {request}: ({dropped} more bytes not shown: --handler-output)"
+                "{who}: {request}: ({more_lines} more lines and {dropped} more bytes not shown: --handler-output)"
             );
         }
     }

@@ -210,8 +210,9 @@ pub struct Args {
     /// `sandserve dev` serves with).
     #[arg(long, default_value = "optimized", value_name = "COMPILER", value_parser = ["optimized", "fast"])]
     pub compile: String,
-    /// Log what handlers print (WASI stdout and stderr), up to SIZE a request, each line
-    /// prefixed with the request it came from; never sent to the client. 0: discarded.
+    /// Log what handlers print (WASI stdout and stderr), up to SIZE a request (at most
+    /// 1MiB), each line prefixed with the request it came from; never sent to the
+    /// client. 0: discarded.
     #[arg(long, default_value = "0", value_name = "SIZE", value_parser = size)]
     pub handler_output: usize,
     /// Time a client has to send a complete request head: from connecting for the first

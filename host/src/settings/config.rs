@@ -11,6 +11,9 @@ use sandserve_core::policy;
 use crate::sandbox::bindings::wit;
 pub use crate::settings::cli::{Args, Cli, Command};
 
+/// Most of what one request's handler output may keep (host memory, per instance).
+const MAX_HANDLER_OUTPUT: usize = 1 << 20;
+
 /// Where the handler component comes from.
 #[derive(Debug, Clone)]
 pub enum HandlerSource {
@@ -198,6 +201,12 @@ impl Config {
                 "--rollback-requests {}: must be at least {} (the watch judges a version only after that many requests)",
                 args.rollback_requests,
                 crate::versions::live::MIN_WATCHED
+            );
+        }
+        if args.handler_output > MAX_HANDLER_OUTPUT {
+            bail!(
+                "--handler-output {}: at most 1MiB (host memory per instance in flight)",
+                args.handler_output
             );
         }
         if args.reuse_instances == 0 {

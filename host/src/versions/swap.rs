@@ -21,6 +21,7 @@ use crate::sandbox::cache::Origin;
 use crate::sandbox::decide::Decider;
 use crate::sandbox::engine::Engine;
 use crate::sandbox::invoke::Handler;
+use crate::sandbox::output::REPLAY;
 use crate::versions::compare::{self, Summary};
 pub use crate::versions::live::short;
 use crate::versions::live::{Live, Version};
@@ -271,7 +272,11 @@ async fn shadow_check(
                 recent.head_request,
             )
         };
-        let (old, new) = (decide(current).await, decide(candidate).await);
+        // What each prints is logged as a replay's, not as a client's request.
+        let (old, new) = (
+            REPLAY.scope("replay, live", decide(current)).await,
+            REPLAY.scope("replay, candidate", decide(candidate)).await,
+        );
         // No free instance says nothing of either version: that request is not compared.
         let busy = |answer: &Result<_, crate::sandbox::decide::Failure>| {
             answer.as_ref().is_err_and(|f| f.busy)

@@ -3,7 +3,7 @@
 // Build:  sandserve build          (Debian's clang-19 and wasi-libc, then wasm-tools)
 // Try:    sandserve check .        (the conformance suite, and sandserve.toml's requests)
 // Live:   sandserve dev --root SITE   (rebuilt, checked and swapped in on every save;
-//                                     what it writes to stderr shows in its log)
+//                                     what printf() writes shows in its log)
 
 #include <stdint.h>
 #include <stdio.h>
@@ -37,10 +37,19 @@ void exports_sandserve_server_handler_handle(exports_sandserve_server_handler_re
   // `seen`: looks the host made (none for a handler that calls `root`, as this one
   // does); so the answer is always a response.
   // The host has checked the head: `METHOD SP target SP HTTP/1.x`.
-  const char *head = (const char *)req->head.ptr;
-  const char *target = (const char *)memchr(head, ' ', req->head.len) + 1;
-  int head_only = target - head == 5 && memcmp(head, "HEAD", 4) == 0;
+  // stdout a line at a time, so that what a printf writes is logged with this request
+  // (fully buffered, it would come out during a later one, or never).
+  static int line_buffered;
+  if (!line_buffered) line_buffered = setvbuf(stdout, NULL, _IOLBF, 0) == 0;
+  // The request line as a C string: the head's bytes end with no NUL.
+  size_t line_len = 0;
+  while (line_len < req->head.len && req->head.ptr[line_len] != '\r') line_len++;
+  char *request = need(strndup((const char *)req->head.ptr, line_len));
+  char *space = strchr(request, ' ');
+  const char *target = space ? space + 1 : "/";
+  int head_only = strncmp(request, "HEAD ", 5) == 0;
   char *path = need(strndup(target, strcspn(target, " ?")));
+  free(request);
 
   int dot_dot = 0;  // a `..` segment: the host would refuse the file anyway
   for (const char *s = path; s; s = strchr(s, '/') ? strchr(s, '/') + 1 : NULL)
