@@ -163,3 +163,14 @@ impl tokio::io::AsyncWrite for Captured {
         std::task::Poll::Ready(Ok(()))
     }
 }
+
+/// Logs a call's output when the call ends, whichever way (dropped included).
+pub struct Logged<'a>(pub Option<&'a Captured>, pub &'a [u8]);
+
+impl Drop for Logged<'_> {
+    fn drop(&mut self) {
+        if let Some(output) = self.0 {
+            output.log(self.1);
+        }
+    }
+}

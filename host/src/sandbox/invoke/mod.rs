@@ -29,7 +29,7 @@ use crate::compress::Forms;
 use crate::sandbox::bindings::wit;
 use crate::sandbox::contract::{Instance, Pre};
 use crate::sandbox::engine::{EPOCH_TICK, Engine};
-use crate::sandbox::output::Captured;
+use crate::sandbox::output::{Captured, Logged};
 use crate::sandbox::root::{Lent, Opened};
 use crate::sandbox::store::Sandbox;
 
@@ -439,17 +439,6 @@ impl Invoker {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("cannot open the root {}", self.root.display()))?
             .build())
-    }
-}
-
-/// Logs a call's output when the call ends, whichever way (dropped included).
-struct Logged<'a>(Option<&'a Captured>, &'a [u8]);
-
-impl Drop for Logged<'_> {
-    fn drop(&mut self) {
-        if let Some(output) = self.0 {
-            output.log(self.1);
-        }
     }
 }
 
