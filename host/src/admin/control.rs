@@ -132,7 +132,8 @@ pub fn call(admin: &Path, method: &str, target: &str, body: &[u8]) -> Result<(u1
     Ok((status, value))
 }
 
-fn text(value: &Value) -> String {
+/// A JSON value as text: a string as it is, anything else as JSON.
+pub fn text(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)

@@ -16,12 +16,13 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::admin::control::text;
 use crate::dev::build;
 use crate::dev::project::Project;
 pub use crate::dev::server::Options;
 use crate::dev::server::{Server, first_answer, given, on_signal_stop, start};
 use crate::dev::watch::wait_for_change;
-use crate::sandbox::engine::Compiler;
+use crate::sandbox::engine::{Compiler, on_one_core};
 use crate::tools::check;
 
 pub fn run(options: Options) -> Result<ExitCode> {
@@ -43,10 +44,6 @@ pub fn run(options: Options) -> Result<ExitCode> {
         .tempdir()
         .context("cannot make a temporary folder")?;
     on_signal_stop(state.path().to_owned());
-    let compile_one_core = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .context("cannot start the compile thread")?;
     let mut sources = project.sources();
     say(
         "watch",
@@ -65,36 +62,34 @@ pub fn run(options: Options) -> Result<ExitCode> {
         let edit = Instant::now();
         version += 1;
         let candidate = state.path().join(format!("v{version}.wasm"));
-        let ready = compile_one_core.install(|| ready(&project, &candidate));
+        let ready = ready(&project, &candidate);
         if ready {
             match &mut server {
                 None => {
                     let started = Instant::now();
-                    let new = start(&options, state.path(), &candidate)?;
+                    let mut new = start(&options, state.path(), &candidate)?;
+                    let how = match (&new.child, given(&options.server_args, "--compile")) {
+                        (None, _) => "through --admin",
+                        (Some(_), false) => "a server of its own, --compile fast",
+                        (Some(_), true) => "a server of its own",
+                    };
+                    let url = new.probe.as_deref().map(|a| format!("http://{a}/ "));
                     say(
                         "serve",
                         &format!(
-                            "{}{}, {:.2} s",
-                            new.probe
-                                .as_deref()
-                                .map(|a| format!("http://{a}/ "))
-                                .unwrap_or_default(),
-                            if new.child.is_some() {
-                                "(a server of its own, --compile fast)"
-                            } else {
-                                "(through --admin)"
-                            },
+                            "{}({how}), {:.2} s",
+                            url.unwrap_or_default(),
                             started.elapsed().as_secs_f64()
                         ),
                     );
-                    server = Some(new);
-                    if let Some(server) = &mut server {
-                        if options.admin.is_some() {
-                            swap(server, &candidate, saved, edit)?;
-                        } else {
-                            probe(server, saved, edit);
-                        }
+                    // A running server gets the first build as any other; ours started
+                    // with it.
+                    if options.admin.is_some() {
+                        swap(&mut new, &candidate, saved, edit)?;
+                    } else {
+                        probe(&new, saved, edit);
                     }
+                    server = Some(new);
                 }
                 Some(server) => swap(server, &candidate, saved, edit)?,
             }
@@ -132,13 +127,17 @@ fn ready(project: &Project, candidate: &Path) -> bool {
         return false;
     }
     let started = Instant::now();
-    match check::report(
-        candidate,
-        project.level,
-        &project.cases,
-        Compiler::Fast,
-        false,
-    ) {
+    // Its compile beside the serving server, on one core as the server's own are.
+    let checked = on_one_core(|| {
+        check::report(
+            candidate,
+            project.level,
+            &project.cases,
+            Compiler::Fast,
+            false,
+        )
+    });
+    match checked {
         Ok((true, summary)) => {
             say(
                 "check",
@@ -275,10 +274,4 @@ fn since(saved: Option<SystemTime>, edit: Instant) -> f64 {
 fn say(step: &str, what: &str) {
     println!("dev: {step:8} {what}");
     let _ = std::io::stdout().flush();
-}
-
-fn text(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
 }

@@ -122,8 +122,6 @@ pub struct Engine {
     /// Where compiled handlers are kept between starts (`None`: always compile), and
     /// the bytes it may hold.
     cache: Option<(Arc<Path>, u64)>,
-    /// One compile thread, for compiles beside a serving server (built the first time).
-    one_core: std::sync::OnceLock<rayon::ThreadPool>,
     _ticker: EpochTicker,
 }
 
@@ -152,7 +150,6 @@ impl Engine {
             instances: pool.instances,
             linker,
             cache: cache.map(|(dir, max)| (Arc::from(dir), max)),
-            one_core: std::sync::OnceLock::new(),
         })
     }
 
@@ -172,20 +169,27 @@ impl Engine {
         Ok((pre, origin))
     }
 
-    /// `prepare` with Cranelift's parallel compile confined to one thread of its own:
-    /// a cold compile of a large runtime (CPython: ~8-10 s of CPU) beside a serving
-    /// server leaves every other core to the requests. (wasmtime's parallel compile
-    /// runs on the rayon pool it is called from.)
+    /// `prepare` on one core (`on_one_core`), for a compile while the server serves.
     pub fn prepare_beside_serving(&self, bytes: &[u8]) -> Result<(Pre, Origin)> {
-        let pool = self.one_core.get_or_init(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .thread_name(|_| "sandserve-compile".into())
-                .build()
-                .expect("cannot start the compile thread")
-        });
-        pool.install(|| self.prepare(bytes))
+        on_one_core(|| self.prepare(bytes))
     }
+}
+
+/// Runs `f`, a compile, with Cranelift's parallel compile confined to one thread of its
+/// own, the process's one compile thread (made the first time): a cold compile of a
+/// large runtime (CPython: ~8-10 s of CPU) beside a serving server leaves every other
+/// core to the requests, and two such compiles take turns. (wasmtime's parallel compile
+/// runs on the rayon pool it is called from.)
+pub fn on_one_core<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "sandserve-compile".into())
+            .build()
+            .expect("cannot start the compile thread")
+    })
+    .install(f)
 }
 
 fn engine(pool: Pool, compiler: Compiler) -> Result<wasmtime::Engine> {
