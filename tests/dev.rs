@@ -21,10 +21,11 @@ use common::Server;
 struct Lang {
     name: &'static str,
     source: &'static str,
-    /// Adds `X-Edit: 1` to every answer: (text, replacement).
-    edit: (&'static str, &'static str),
-    /// Makes a request for `/trap.txt` trap: (text, replacement).
-    trap: (&'static str, &'static str),
+    /// Adds `X-Edit: 1` to every answer (and, for Python, a print): (text, replacement)
+    /// pairs.
+    edit: &'static [(&'static str, &'static str)],
+    /// Makes a request for `/trap.txt` trap.
+    trap: &'static [(&'static str, &'static str)],
     /// A line the handler prints for `GET /a.txt?after` after `edit`, if it prints one.
     prints: Option<&'static str>,
 }
@@ -32,56 +33,62 @@ struct Lang {
 const PYTHON: Lang = Lang {
     name: "python",
     source: "app.py",
-    edit: (
-        "        path = target.split(\"?\", 1)[0]\n",
-        "        path = target.split(\"?\", 1)[0]\n        print(\"serving\", path)\n",
-    ),
-    trap: (
+    edit: &[
+        (
+            "        path = target.split(\"?\", 1)[0]\n",
+            "        path = target.split(\"?\", 1)[0]\n        print(\"serving\", path)\n",
+        ),
+        (
+            "f\"Content-Length: {size}\\r\\n\\r\\n\"",
+            "f\"X-Edit: 1\\r\\nContent-Length: {size}\\r\\n\\r\\n\"",
+        ),
+    ],
+    trap: &[(
         "        rel = path.lstrip(",
         "        if path == \"/trap.txt\":\n            raise RuntimeError(\"trapped on purpose\")\n        rel = path.lstrip(",
-    ),
+    )],
     prints: Some("handler: GET /a.txt?after HTTP/1.1: serving /a.txt"),
 };
 
 const JS: Lang = Lang {
     name: "js",
     source: "handler.js",
-    edit: (
+    edit: &[(
         "Content-Length: ${size}",
         "X-Edit: 1\\r\\nContent-Length: ${size}",
-    ),
-    trap: (
+    )],
+    trap: &[(
         "    let status = '200 OK';",
         "    if (path === '/trap.txt') throw new Error('trapped on purpose');\n    let status = '200 OK';",
-    ),
+    )],
     prints: None,
 };
 
 const RUST: Lang = Lang {
     name: "rust",
     source: "src/lib.rs",
-    edit: (
+    edit: &[(
         "Content-Length: {length}",
         "X-Edit: 1\\r\\nContent-Length: {length}",
-    ),
-    trap: (
+    )],
+    trap: &[(
         "        let mut status = \"200 OK\";",
         "        if path == \"/trap.txt\" {\n            panic!(\"trapped on purpose\");\n        }\n        let mut status = \"200 OK\";",
-    ),
+    )],
     prints: None,
 };
 
 const C: Lang = Lang {
     name: "c",
     source: "handler.c",
-    edit: (
+    edit: &[(
         "Content-Length: %lld",
         "X-Edit: 1\\r\\nContent-Length: %lld",
-    ),
-    trap: (
+    )],
+    trap: &[(
         "  const char *status = \"200 OK\";",
         "  if (strcmp(rel, \"trap.txt\") == 0) __builtin_trap();\n  const char *status = \"200 OK\";",
-    ),
+    )],
     prints: None,
 };
 
@@ -149,7 +156,7 @@ fn the_loop(lang: &Lang) {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut dev = Dev::start(&project, &site, &listen, tmp.path());
+    let mut dev = Dev::start(&project, &site, &listen);
     dev.wait_for("answered 200 by the new version", 0);
     let server = Server::elsewhere(listen.parse().unwrap(), "localhost", &site);
 
@@ -166,7 +173,7 @@ fn the_loop(lang: &Lang) {
 
     // A change of every answer: served, and its differences printed.
     let from = dev.output().len();
-    edit(&project.join(lang.source), lang.edit, lang.prints.is_some());
+    edit(&project.join(lang.source), lang.edit);
     let said = dev.wait_for("answered 200 by the new version", from);
     let swap = line_of(&said, "dev: swap");
     assert!(swap.contains("swapped"), "{said}");
@@ -193,7 +200,7 @@ fn the_loop(lang: &Lang) {
 
     // A trap on a request served before: refused by the replay, the old one serving.
     let from = dev.output().len();
-    edit(&project.join(lang.source), lang.trap, false);
+    edit(&project.join(lang.source), lang.trap);
     let said = dev.wait_for("dev: refused", from);
     let swap = line_of(&said, "dev: swap");
     assert!(swap.contains("refused"), "{said}");
@@ -226,27 +233,14 @@ fn the_loop(lang: &Lang) {
     assert_eq!(server.get("/a.txt").header("x-edit"), Some("1"));
 }
 
-/// Replaces `what.0` by `what.1` in `file` (which must hold it); for Python, the
-/// first edit also adds the field, so every language's first edit changes answers.
-fn edit(file: &Path, what: (&str, &str), and_field: bool) {
-    let source = std::fs::read_to_string(file).unwrap();
-    assert!(
-        source.contains(what.0),
-        "{} has no {:?}",
-        file.display(),
-        what.0
-    );
-    let mut edited = source.replacen(what.0, what.1, 1);
-    if and_field {
-        let field = "f\"Content-Length: {size}\\r\\n\\r\\n\"";
-        assert!(edited.contains(field), "app.py has no {field}");
-        edited = edited.replacen(
-            field,
-            "f\"X-Edit: 1\\r\\nContent-Length: {size}\\r\\n\\r\\n\"",
-            1,
-        );
+/// Makes each replacement in `file`, which must hold each text it replaces.
+fn edit(file: &Path, replacements: &[(&str, &str)]) {
+    let mut source = std::fs::read_to_string(file).unwrap();
+    for (text, by) in replacements {
+        assert!(source.contains(text), "{} has no {text:?}", file.display());
+        source = source.replacen(text, by, 1);
     }
-    std::fs::write(file, edited).unwrap();
+    std::fs::write(file, source).unwrap();
 }
 
 fn line_of<'a>(said: &'a str, prefix: &str) -> &'a str {
@@ -259,7 +253,7 @@ fn line_of<'a>(said: &'a str, prefix: &str) -> &'a str {
 /// `sandserve ARGS` in `dir`, with the tools cache guest/build-handlers filled.
 fn sandserve(dir: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(common::BIN);
-    environment(&mut command, dir);
+    environment(&mut command);
     command.current_dir(dir).args(args).output().unwrap()
 }
 
@@ -267,7 +261,7 @@ fn sandserve(dir: &Path, args: &[&str]) -> Output {
 /// handler cache of these tests; the toolchain that builds this repository first on
 /// the path (cargo for the Rust project, outside this repository's
 /// rust-toolchain.toml).
-fn environment(command: &mut Command, _dir: &Path) {
+fn environment(command: &mut Command) {
     let top = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let tools =
         std::env::var_os("SANDSERVE_TOOLS").map_or_else(|| top.join("target/tools"), PathBuf::from);
@@ -305,9 +299,9 @@ struct Dev {
 }
 
 impl Dev {
-    fn start(project: &Path, site: &Path, listen: &str, dir: &Path) -> Dev {
+    fn start(project: &Path, site: &Path, listen: &str) -> Dev {
         let mut command = Command::new(common::BIN);
-        environment(&mut command, dir);
+        environment(&mut command);
         let mut child = command
             .arg("dev")
             .arg(project)
@@ -385,11 +379,10 @@ fn what_a_handler_prints_is_logged_bounded_escaped_and_never_sent() {
     // terminal shows of the log), longer than the bound; stderr is unbuffered.
     edit(
         &project.join("handler.c"),
-        (
+        &[(
             "  const char *status = \"200 OK\";",
             "  fprintf(stderr, \"look \\x1b[31mred\\x1b[0m\\r at %s and then a long tail that the bound cuts off\\n\", rel);\n  const char *status = \"200 OK\";",
-        ),
-        false,
+        )],
     );
     let out = sandserve(&project, &["build"]);
     assert!(out.status.success(), "build: {}", text(&out));
