@@ -39,7 +39,9 @@ pub enum Command {
     },
     /// Build the handler project in DIR (default: .) with its language's toolchain,
     /// installed into the tools cache the first time ($SANDSERVE_TOOLS, else
-    /// ~/.cache/sandserve-tools), into the component its sandserve.toml names.
+    /// $XDG_CACHE_HOME/sandserve-tools or
+    /// ~/.cache/sandserve-tools), into the component its sandserve.toml names. Each
+    /// toolchain step is stopped after 15 minutes.
     Build {
         #[arg(value_name = "DIR", default_value = ".")]
         dir: PathBuf,
@@ -47,7 +49,7 @@ pub enum Command {
     /// Serve the project in DIR (default: .) and, on each change of its sources,
     /// build, check, replay the recent requests through old and new, and swap it live
     /// or say why not; one line a step with its time. Flags after `--` go to the
-    /// server it starts.
+    /// server it starts (waited for up to 5 minutes to serve the first build).
     Dev {
         #[arg(value_name = "DIR", default_value = ".")]
         dir: PathBuf,
